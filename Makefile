@@ -1,0 +1,53 @@
+# The two set-up commands of the README:
+#   make run   installs the portal and serves the embedded default at http://127.0.0.1:5000
+#   make test  installs what the tests need and runs the whole suite (browser tests included)
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-test assets system-deps system-deps-test bench clean
+
+run: install assets
+	PORTAL_DEV=1 $(VENV)/bin/flask --app wsgi db upgrade
+	PORTAL_DEV=1 $(VENV)/bin/flask --app wsgi portal dev --host $(HOST) --port $(PORT)
+
+test: install-test assets
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+system-deps:
+	scripts/system-deps.sh run
+
+system-deps-test:
+	scripts/system-deps.sh test
+
+$(VENV)/.installed: pyproject.toml | system-deps
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed | system-deps-test
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+node_modules/.package-lock.json: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+bench: install-test assets
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache

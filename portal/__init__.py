@@ -1,0 +1,98 @@
+"""portal: the self-service developer portal (Flask + HTMX).
+
+`create_app(config=None)` builds the app; nothing happens at import time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import pathlib
+from typing import Any, Mapping
+
+from flask import Flask
+
+from .config import ConfigError, Settings
+
+__all__ = ["create_app", "ConfigError"]
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the portal.
+
+    `config` overrides the environment: keys in UPPER_CASE that name a setting
+    (DESIGN §4, e.g. DATABASE_URL) are read as if they were environment
+    variables; `settings` may be a ready Settings object; any other key goes
+    into `app.config` (e.g. TESTING).
+    """
+    import os
+
+    config = dict(config or {})
+    settings = config.pop("settings", None)
+    if settings is None:
+        env = {**os.environ, **{k: str(v) for k, v in config.items() if isinstance(v, (str, int, float))}}
+        settings = Settings.from_env(env)
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(ROOT / "instance"))
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SESSION_COOKIE_NAME="portal_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.dev,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=not settings.dev,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=not settings.dev,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        PREFERRED_URL_SCHEME="http" if settings.dev else "https",
+    )
+    app.config.update({k: v for k, v in config.items() if k not in _setting_names()})
+    if settings.database_url.startswith("sqlite:///"):
+        pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+    from . import auth, cli, errors, security
+    from .extensions import csrf, db, htmx, migrate
+    from .views import register_views
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    auth.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    register_views(app)
+    cli.init_app(app)
+    _fix_proxy(app)
+    logging.getLogger("portal").setLevel(logging.DEBUG if settings.dev else logging.INFO)
+    return app
+
+
+def _setting_names() -> set[str]:
+    return {"PORTAL_DEV", "PORTAL_SECRET_KEY", "DATABASE_URL", "PORTAL_ENCRYPTION_KEY", "OIDC_ISSUER",
+            "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_ADMIN_GROUP", "CODER_URL",
+            "CODER_ADMIN_API_KEY", "CODER_ORGANIZATION", "CODER_TEMPLATE", "CODER_LOGIN_TYPE",
+            "CODER_WILDCARD_ACCESS_URL", "GITEA_URL", "GITEA_ADMIN_TOKEN", "GITEA_AUTH_SOURCE_ID",
+            "LITELLM_URL", "LITELLM_MASTER_KEY", "SMTP_URL", "PORTAL_HTTP_CONNECT_TIMEOUT",
+            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_BIND_HOST", "FLASK_RUN_HOST"}
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_timeout": 10,
+            "connect_args": {"connect_timeout": 5}}
+
+
+def _fix_proxy(app: Flask) -> None:
+    """Behind one reverse proxy (compose stack) trust its X-Forwarded-* headers, never in dev."""
+    import os
+    if not app.config["SETTINGS"].dev and os.environ.get("PORTAL_BEHIND_PROXY", "") in ("1", "true"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

@@ -1,0 +1,1 @@
+"""HTTP clients of the outside systems the portal drives: one per system."""

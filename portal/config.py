@@ -1,0 +1,236 @@
+"""Settings read from the environment inside create_app (DESIGN §4).
+
+`Settings.from_env(environ)` validates every variable and raises `ConfigError`
+with one line naming the variable and what is expected. Nothing is read at
+import time. Secrets are kept out of `repr()` and `public_view()`.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+# The dev stack's fixed loopback addresses and tokens (portal/devstack/__main__.py).
+DEV_CODER_URL = "http://127.0.0.1:7080"
+DEV_GITEA_URL = "http://127.0.0.1:7300"
+DEV_CODER_TOKEN = "devstack-coder-admin-token"
+DEV_GITEA_TOKEN = "devstack-gitea-admin-token"
+DEV_SECRET_KEY = "dev-only-not-secret-key-portal-embedded-default"
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="  # base64 of 32 bytes
+
+SECRET_FIELDS = {"secret_key", "encryption_key", "oidc_client_secret", "coder_admin_api_key",
+                 "gitea_admin_token", "litellm_master_key", "smtp_url", "database_url"}
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed. str() is one line naming the variable."""
+
+
+def _secret(default: str | None = None):
+    return field(default=default, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    dev: bool = False
+    secret_key: str = _secret("")
+    database_url: str = _secret("")
+    encryption_key: str = _secret("")
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = _secret(None)
+    oidc_admin_group: str = "portal-admins"
+    coder_url: str = ""
+    coder_admin_api_key: str = _secret("")
+    coder_organization: str | None = None
+    coder_template: str = "portal-workspace"
+    coder_login_type: str = "none"
+    coder_wildcard_host: str | None = None
+    gitea_url: str = ""
+    gitea_admin_token: str = _secret("")
+    gitea_auth_source_id: int | None = None
+    litellm_url: str | None = None
+    litellm_master_key: str | None = _secret(None)
+    smtp_url: str | None = _secret(None)
+    http_connect_timeout: float = 3.0
+    http_read_timeout: float = 10.0
+    build_timeout: int = 600
+    bind_host: str | None = None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @property
+    def discovery_url(self) -> str:
+        """Authentik's issuer ends with a slash; others may not."""
+        assert self.oidc_issuer
+        return self.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        dev = _bool(env, "PORTAL_DEV", False)
+        get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
+
+        secret_key = get("PORTAL_SECRET_KEY")
+        if not secret_key:
+            if not dev:
+                raise ConfigError("PORTAL_SECRET_KEY is required (a long random string) unless PORTAL_DEV=1")
+            secret_key = DEV_SECRET_KEY
+        elif len(secret_key) < 16 and not dev:
+            raise ConfigError("PORTAL_SECRET_KEY is too short: use at least 32 random characters")
+
+        database_url = get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'portal.sqlite'}"
+        if not database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        if database_url.startswith("postgres:"):
+            database_url = "postgresql+psycopg:" + database_url[len("postgres:"):]
+        elif database_url.startswith("postgresql:"):
+            database_url = "postgresql+psycopg:" + database_url[len("postgresql:"):]
+
+        encryption_key = get("PORTAL_ENCRYPTION_KEY")
+        if not encryption_key:
+            if not dev:
+                raise ConfigError("PORTAL_ENCRYPTION_KEY is required: a Fernet key "
+                                  "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")
+            encryption_key = DEV_ENCRYPTION_KEY
+        try:
+            Fernet(encryption_key.encode())
+        except (ValueError, TypeError):
+            raise ConfigError("PORTAL_ENCRYPTION_KEY is malformed: expected a url-safe base64 Fernet key of 32 bytes") from None
+
+        issuer = get("OIDC_ISSUER")
+        client_id, client_secret = get("OIDC_CLIENT_ID"), get("OIDC_CLIENT_SECRET")
+        if issuer:
+            _url(issuer, "OIDC_ISSUER")
+            if not client_id:
+                raise ConfigError("OIDC_CLIENT_ID is required when OIDC_ISSUER is set")
+            if not client_secret:
+                raise ConfigError("OIDC_CLIENT_SECRET is required when OIDC_ISSUER is set")
+        elif not dev:
+            raise ConfigError("OIDC_ISSUER is required (e.g. https://auth.example.com/application/o/portal/) unless PORTAL_DEV=1")
+
+        coder_url = get("CODER_URL") or (DEV_CODER_URL if dev else None)
+        gitea_url = get("GITEA_URL") or (DEV_GITEA_URL if dev else None)
+        if not coder_url:
+            raise ConfigError("CODER_URL is required (e.g. https://coder.example.com)")
+        if not gitea_url:
+            raise ConfigError("GITEA_URL is required (e.g. https://git.example.com)")
+        _url(coder_url, "CODER_URL")
+        _url(gitea_url, "GITEA_URL")
+        coder_key = get("CODER_ADMIN_API_KEY") or (DEV_CODER_TOKEN if dev else None)
+        gitea_token = get("GITEA_ADMIN_TOKEN") or (DEV_GITEA_TOKEN if dev else None)
+        if not coder_key:
+            raise ConfigError("CODER_ADMIN_API_KEY is required: an owner's API token for the portal")
+        if not gitea_token:
+            raise ConfigError("GITEA_ADMIN_TOKEN is required: an admin token with write:admin,write:organization,write:repository,write:user")
+
+        login_type = get("CODER_LOGIN_TYPE") or "none"
+        if login_type not in {"none", "oidc", "password", "github"}:
+            raise ConfigError("CODER_LOGIN_TYPE must be one of none, oidc, password, github")
+
+        litellm_url = get("LITELLM_URL")
+        if litellm_url:
+            _url(litellm_url, "LITELLM_URL")
+            if not get("LITELLM_MASTER_KEY"):
+                raise ConfigError("LITELLM_MASTER_KEY is required when LITELLM_URL is set")
+        smtp_url = get("SMTP_URL")
+        if smtp_url and urlsplit(smtp_url).scheme not in {"smtp", "smtps", "smtp+starttls"}:
+            raise ConfigError("SMTP_URL must look like smtp://user:pass@host:25 (or smtps://, smtp+starttls://)")
+
+        return cls(
+            dev=dev,
+            secret_key=secret_key,
+            database_url=database_url,
+            encryption_key=encryption_key,
+            oidc_issuer=issuer,
+            oidc_client_id=client_id,
+            oidc_client_secret=client_secret,
+            oidc_admin_group=get("OIDC_ADMIN_GROUP") or "portal-admins",
+            coder_url=coder_url.rstrip("/"),
+            coder_admin_api_key=coder_key,
+            coder_organization=get("CODER_ORGANIZATION"),
+            coder_template=get("CODER_TEMPLATE") or "portal-workspace",
+            coder_login_type=login_type,
+            coder_wildcard_host=get("CODER_WILDCARD_ACCESS_URL"),
+            gitea_url=gitea_url.rstrip("/"),
+            gitea_admin_token=gitea_token,
+            gitea_auth_source_id=_int(env, "GITEA_AUTH_SOURCE_ID", None, minimum=1),
+            litellm_url=litellm_url,
+            litellm_master_key=get("LITELLM_MASTER_KEY"),
+            smtp_url=smtp_url,
+            http_connect_timeout=_float(env, "PORTAL_HTTP_CONNECT_TIMEOUT", 3.0),
+            http_read_timeout=_float(env, "PORTAL_HTTP_READ_TIMEOUT", 10.0),
+            build_timeout=_int(env, "PORTAL_BUILD_TIMEOUT", 600, minimum=10),
+            bind_host=get("PORTAL_BIND_HOST") or get("FLASK_RUN_HOST"),
+        )
+
+    def public_view(self) -> dict[str, str]:
+        """Every setting with secrets masked: for the admin System page and `doctor`."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                value = _mask_url(value) if f.name in {"database_url", "smtp_url"} else "••••••"
+            out[f.name] = "" if value is None else str(value)
+        return out
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in TRUE:
+        return True
+    if raw in FALSE:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (got something else)")
+
+
+def _int(env: Mapping[str, str], name: str, default, minimum: int = 0):
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds") from None
+    if not 0 < value <= 300:
+        raise ConfigError(f"{name} must be between 0 and 300 seconds")
+    return value
+
+
+def _url(value: str, name: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL (got a value without scheme or host)")
+
+
+def _mask_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":••••••@")
+        return parts._replace(netloc=netloc).geturl()
+    return value

@@ -1,0 +1,14 @@
+"""WTForms forms (flask-wtf): CSRF-protected, validated server-side with clear messages."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length, Regexp
+
+EMAIL_RE = r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+
+
+class DevSignInForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired("Enter an email address."),
+                                             Length(max=254, message="At most 254 characters."),
+                                             Regexp(EMAIL_RE, message="Enter a valid email address.")])
+    name = StringField("Name", validators=[Length(max=100, message="At most 100 characters.")])
+    admin = BooleanField("Administrator")

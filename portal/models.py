@@ -1,0 +1,165 @@
+"""The portal's own data: people, groups, projects, workspace intent, audit, secrets.
+
+Everything else lives in Coder and Gitea; these rows record what the portal
+wants and what it last saw, so any worker can serve any request.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from flask_login import UserMixin
+from sqlalchemy import (JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text,
+                        UniqueConstraint, func)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Role(str, enum.Enum):
+    lead = "lead"
+    contributor = "contributor"
+    reader = "reader"
+
+    @property
+    def can_write(self) -> bool:
+        return self in (Role.lead, Role.contributor)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sub: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    email: Mapped[str] = mapped_column(String(320), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    username: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now())
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="user",
+                                                           cascade="all, delete-orphan")
+
+    @property
+    def is_active(self) -> bool:  # flask-login: deactivated people cannot sign in
+        return self.active
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+
+class Group(db.Model):
+    __tablename__ = "groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now())
+
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="group",
+                                                           cascade="all, delete-orphan")
+    projects: Mapped[list["Project"]] = relationship(back_populates="group",
+                                                     cascade="all, delete-orphan")
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "group_id", name="uq_membership_user_group"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=False,
+                                          index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20),
+                                       nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now())
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    group: Mapped[Group] = relationship(back_populates="memberships")
+
+
+class Project(db.Model):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("group_id", "slug", name="uq_project_group_slug"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=False)
+    slug: Mapped[str] = mapped_column(String(100), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now())
+
+    group: Mapped[Group] = relationship(back_populates="projects")
+
+    @property
+    def workspace_name(self) -> str:
+        return f"proj-{self.id}"
+
+
+class WorkspaceState(db.Model):
+    """The person's intent for their workspace of a project, and what reconcile last saw."""
+
+    __tablename__ = "workspace_states"
+    __table_args__ = (UniqueConstraint("user_id", "project_id", name="uq_workspace_user_project"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    coder_workspace_id: Mapped[str | None] = mapped_column(String(64))
+    coder_workspace_name: Mapped[str | None] = mapped_column(String(32))
+    desired_state: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
+    stage: Mapped[str] = mapped_column(String(40), nullable=False, default="not_created")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    build_id: Mapped[str | None] = mapped_column(String(64))
+    stage_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, onupdate=utcnow,
+                                                    server_default=func.now())
+
+    user: Mapped[User] = relationship()
+    project: Mapped[Project] = relationship()
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor_label: Mapped[str] = mapped_column(String(320), nullable=False, default="system")
+    action: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    target: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now(),
+                                                    index=True)
+
+
+class UserSecret(db.Model):
+    """A credential held for a person (Coder token, Gitea token, GitHub PAT, LiteLLM key).
+
+    `value` is Fernet ciphertext (PORTAL_ENCRYPTION_KEY); `key_id` is the
+    service's id of the credential, used to revoke it; never the secret.
+    """
+
+    __tablename__ = "user_secrets"
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_secret_user_kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    key_id: Mapped[str | None] = mapped_column(String(128))
+    hint: Mapped[str] = mapped_column(String(16), nullable=False, default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now())

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian/Ubuntu packages the portal needs, only those missing.
+#   scripts/system-deps.sh run    python3 venv, node + npm
+#   scripts/system-deps.sh test   the above + chromium, postgresql, shellcheck
+set -euo pipefail
+mode=${1:-run}
+need=()
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv python3-pip)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+if [ "$mode" = test ]; then
+  command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
+  command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+  command -v shellcheck >/dev/null || need+=(shellcheck)
+  fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing system packages: ${need[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -1,0 +1,13 @@
+"""Shared test fixtures. Area fixtures live in tests/fixtures/*.py plugins."""
+import pathlib
+
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.app",
+    "tests.fixtures.oidc",
+    "tests.fixtures.devstack",
+    "tests.fixtures.live",
+]
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONTRACTS = ROOT.parent / "shared" / "contracts"

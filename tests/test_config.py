@@ -1,0 +1,86 @@
+import os
+import subprocess
+import sys
+
+import pytest
+from cryptography.fernet import Fernet
+
+from portal.config import ConfigError, Settings
+from tests.conftest import ROOT
+
+GOOD = {
+    "PORTAL_SECRET_KEY": "x" * 40,
+    "PORTAL_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "OIDC_ISSUER": "https://auth.example.com/application/o/portal/",
+    "OIDC_CLIENT_ID": "portal",
+    "OIDC_CLIENT_SECRET": "s3cret-value",
+    "CODER_URL": "https://coder.example.com",
+    "CODER_ADMIN_API_KEY": "abc-def",
+    "GITEA_URL": "https://git.example.com",
+    "GITEA_ADMIN_TOKEN": "tok",
+}
+
+
+def without(name):
+    return {k: v for k, v in GOOD.items() if k != name}
+
+
+def test_complete_production_settings():
+    s = Settings.from_env(GOOD)
+    assert not s.dev and s.oidc_enabled
+    assert s.discovery_url == "https://auth.example.com/application/o/portal/.well-known/openid-configuration"
+    assert s.database_url.startswith("sqlite:///")
+
+
+@pytest.mark.parametrize("missing", ["PORTAL_SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "OIDC_ISSUER",
+                                     "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "CODER_URL",
+                                     "CODER_ADMIN_API_KEY", "GITEA_URL", "GITEA_ADMIN_TOKEN"])
+def test_missing_setting_names_the_variable(missing):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(without(missing))
+    message = str(err.value)
+    assert missing in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name,value", [
+    ("PORTAL_ENCRYPTION_KEY", "not-a-fernet-key"),
+    ("CODER_URL", "coder.example.com"),
+    ("DATABASE_URL", "mysql://x"),
+    ("GITEA_AUTH_SOURCE_ID", "one"),
+    ("PORTAL_DEV", "maybe"),
+    ("PORTAL_HTTP_READ_TIMEOUT", "-1"),
+    ("SMTP_URL", "http://mail"),
+    ("CODER_LOGIN_TYPE", "saml"),
+])
+def test_malformed_setting_names_the_variable(name, value):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({**GOOD, name: value})
+    assert name in str(err.value)
+
+
+def test_dev_mode_has_safe_defaults():
+    s = Settings.from_env({"PORTAL_DEV": "1"})
+    assert s.dev and s.secret_key and s.coder_url.startswith("http://127.0.0.1")
+
+
+def test_postgres_url_uses_psycopg3():
+    s = Settings.from_env({**GOOD, "DATABASE_URL": "postgresql://u:p@db/portal"})
+    assert s.database_url.startswith("postgresql+psycopg://")
+
+
+def test_public_view_masks_every_secret():
+    s = Settings.from_env({**GOOD, "DATABASE_URL": "postgresql://u:dbpass@db/portal"})
+    shown = " ".join(s.public_view().values())
+    for secret in ("x" * 40, GOOD["PORTAL_ENCRYPTION_KEY"], "s3cret-value", "abc-def", "dbpass"):
+        assert secret not in shown
+    assert secret not in repr(s)
+
+
+def test_start_up_stops_with_one_line(tmp_path):
+    env = {"PATH": os.environ["PATH"], **without("PORTAL_SECRET_KEY")}
+    proc = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == ["portal: configuration error: PORTAL_SECRET_KEY is required (a long random "
+                     "string) unless PORTAL_DEV=1"]
