@@ -139,6 +139,17 @@ def dev_signin_allowed() -> bool:
     return _is_loopback(request.remote_addr) and _is_loopback(_hostname(request.host))
 
 
+def _token_problem(exc: JoseError) -> str:
+    text = f"{exc.error} {exc.description or ''}"
+    for needles, problem in ((("'aud'", "'azp'", "aud", "azp"), "it was issued for another application (audience)"),
+                             (("nonce",), "it does not belong to this sign-in attempt (nonce)"),
+                             (("'iss'", "iss"), "it comes from an unexpected issuer"),
+                             (("exp", "iat", "expired"), "it has expired; check the clocks of both servers")):
+        if any(n in text for n in needles):
+            return problem
+    return "its signature or claims could not be verified"
+
+
 def _finish_sign_in(claims: dict, via: str):
     settings = current_app.config["SETTINGS"]
     try:
@@ -201,11 +212,10 @@ def callback():
         return render_template("auth/error.html", title="Sign-in failed", message=message,
                                retry=True), 400
     except JoseError as exc:
-        log.warning("ID token refused: %s", exc.error)
+        log.warning("ID token refused: %s (%s)", exc.error, exc.description)
         return render_template("auth/error.html", title="Sign-in failed",
-                               message="The identity token was not valid for this portal "
-                                       f"({exc.error}: {exc.description or 'claim check failed'}).",
-                               retry=True), 400
+                               message="The identity token was not valid for this portal: "
+                                       f"{_token_problem(exc)}.", retry=True), 400
     except requests.RequestException:
         return render_template("auth/error.html", title="Sign-in is unavailable",
                                message="The sign-in service could not be reached. Please try again.",
@@ -234,7 +244,7 @@ def dev_login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         claims = {"sub": f"dev:{email}", "email": email, "email_verified": True,
-                  "name": form.name.data.strip() or email.split("@")[0],
+                  "name": (form.name.data or "").strip() or email.split("@")[0],
                   "preferred_username": email.split("@")[0],
                   "groups": [current_app.config["SETTINGS"].oidc_admin_group] if form.admin.data else []}
         return _finish_sign_in(claims, "dev")

@@ -12,3 +12,19 @@ class DevSignInForm(FlaskForm):
                                              Regexp(EMAIL_RE, message="Enter a valid email address.")])
     name = StringField("Name", validators=[Length(max=100, message="At most 100 characters.")])
     admin = BooleanField("Administrator")
+
+
+class GroupForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Give the group a name."),
+                                           Length(max=100, message="At most 100 characters.")])
+    slug = StringField("Short name (used for the Git organisation)",
+                       validators=[Length(max=40, message="At most 40 characters.")])
+    description = StringField("Description", validators=[Length(max=2000, message="At most 2000 characters.")])
+
+
+class ProjectForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Give the project a name."),
+                                           Length(max=100, message="At most 100 characters.")])
+    slug = StringField("Short name (used for the repository)",
+                       validators=[Length(max=60, message="At most 60 characters.")])
+    description = StringField("Description", validators=[Length(max=2000, message="At most 2000 characters.")])

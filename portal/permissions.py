@@ -1,0 +1,54 @@
+"""Who may do what in a group. Non-members get 404 for things they may not know exist."""
+from __future__ import annotations
+
+from flask import abort
+
+from .extensions import db
+from .models import Group, Membership, Project, Role, User
+
+
+def membership(user: User, group: Group) -> Membership | None:
+    return db.session.scalar(db.select(Membership).where(Membership.user_id == user.id,
+                                                         Membership.group_id == group.id))
+
+
+def role_in(user: User, group: Group) -> Role | None:
+    m = membership(user, group)
+    return m.role if m else None
+
+
+def group_for(user: User, slug: str) -> tuple[Group, Role | None]:
+    """The group and the person's role; 404 when it doesn't exist or they may not see it."""
+    group = db.session.scalar(db.select(Group).where(Group.slug == slug))
+    if group is None:
+        abort(404)
+    role = role_in(user, group)
+    if role is None and not user.is_admin:
+        abort(404)
+    return group, role
+
+
+def project_for(user: User, project_id: int) -> tuple[Project, Role | None]:
+    project = db.session.get(Project, project_id)
+    if project is None:
+        abort(404)
+    role = role_in(user, project.group)
+    if role is None and not user.is_admin:
+        abort(404)
+    return project, role
+
+
+def can_create_project(user: User, role: Role | None) -> bool:
+    return user.is_admin or (role is not None and role.can_write)
+
+
+def can_manage_members(user: User, role: Role | None) -> bool:
+    return user.is_admin or role == Role.lead
+
+
+def effective_role(user: User, role: Role | None) -> Role:
+    """Admins act as leads where they are not members."""
+    if role is None and user.is_admin:
+        return Role.lead
+    assert role is not None
+    return role

@@ -1,0 +1,60 @@
+"""Groups: create (the creator becomes lead), view, inline short-name check."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit
+from ..extensions import db
+from ..forms import GroupForm
+from ..models import Group, Membership, Role
+from ..permissions import can_create_project, can_manage_members, group_for
+from ..slugs import group_slug
+
+bp = Blueprint("groups", __name__, url_prefix="/groups")
+
+
+@bp.get("/check")
+@login_required
+def check():
+    """HTMX: the short name a group would get, or why it can't."""
+    slug, reason = group_slug(request.args.get("name", "")[:200], request.args.get("slug", "")[:200])
+    return render_template("_slug_feedback.html", slug=slug, reason=reason)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = GroupForm()
+    if form.validate_on_submit():
+        slug, reason = group_slug(form.name.data.strip(), form.slug.data)
+        if reason:
+            form.slug.errors = [reason]
+        else:
+            group = Group(slug=slug, name=form.name.data.strip(),
+                          description=(form.description.data or "").strip(),
+                          created_by_id=current_user.id)
+            db.session.add(group)
+            db.session.add(Membership(user=current_user, group=group, role=Role.lead))
+            audit.record(current_user, "group.create", slug, name=group.name)
+            try:
+                db.session.commit()
+            except IntegrityError:
+                db.session.rollback()
+                form.slug.errors = ["This short name was just taken; choose another."]
+            else:
+                flash(f"Group “{group.name}” created. You are its lead.", "success")
+                return redirect(url_for("groups.show", slug=group.slug), 303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("groups/new.html", form=form), status
+
+
+@bp.get("/<slug>")
+@login_required
+def show(slug: str):
+    group, role = group_for(current_user, slug)
+    members = sorted(group.memberships, key=lambda m: (m.role != Role.lead, m.user.display_name.lower()))
+    return render_template("groups/show.html", group=group, role=role, members=members,
+                           can_create=can_create_project(current_user, role),
+                           can_manage=can_manage_members(current_user, role))

@@ -1,0 +1,65 @@
+"""Projects: create inside a group (leads and contributors), Overview tab."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit
+from ..extensions import db
+from ..forms import ProjectForm
+from ..models import Project, WorkspaceState
+from ..permissions import can_create_project, effective_role, group_for, project_for
+from ..slugs import project_slug
+
+bp = Blueprint("projects", __name__)
+
+
+@bp.get("/groups/<slug>/projects/check")
+@login_required
+def check(slug: str):
+    group, _ = group_for(current_user, slug)
+    pslug, reason = project_slug(group, request.args.get("name", "")[:200],
+                                 request.args.get("slug", "")[:200])
+    return render_template("_slug_feedback.html", slug=pslug, reason=reason)
+
+
+@bp.route("/groups/<slug>/projects/new", methods=["GET", "POST"])
+@login_required
+def new(slug: str):
+    group, role = group_for(current_user, slug)
+    if not can_create_project(current_user, role):
+        abort(403, "Readers cannot create projects. Ask a lead of the group to make you a contributor.")
+    form = ProjectForm()
+    if form.validate_on_submit():
+        pslug, reason = project_slug(group, form.name.data.strip(), form.slug.data)
+        if reason:
+            form.slug.errors = [reason]
+        else:
+            project = Project(group=group, slug=pslug, name=form.name.data.strip(),
+                              description=(form.description.data or "").strip(),
+                              created_by_id=current_user.id)
+            db.session.add(project)
+            try:
+                db.session.flush()
+                audit.record(current_user, "project.create", f"{group.slug}/{pslug}",
+                             project_id=project.id)
+                db.session.commit()
+            except IntegrityError:
+                db.session.rollback()
+                form.slug.errors = ["A project with this short name was just created; choose another."]
+            else:
+                flash(f"Project “{project.name}” created. Open its Code tab to start working.", "success")
+                return redirect(url_for("projects.show", project_id=project.id), 303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("projects/new.html", form=form, group=group), status
+
+
+@bp.get("/projects/<int:project_id>")
+@login_required
+def show(project_id: int):
+    project, role = project_for(current_user, project_id)
+    state = db.session.scalar(db.select(WorkspaceState).where(
+        WorkspaceState.user_id == current_user.id, WorkspaceState.project_id == project.id))
+    return render_template("projects/overview.html", project=project,
+                           role=effective_role(current_user, role), state=state, tab="overview")
