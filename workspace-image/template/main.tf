@@ -1,0 +1,379 @@
+# The portal's Coder template: one Docker container per workspace on the
+# platform host, code-server as the IDE.
+#
+# The portal creates workspaces from it with the rich parameters named in
+# portal/workspace_params.py (PARAMETERS), builds app URLs from AGENT_NAME and
+# APP_SLUG, and opens PROJECT_FOLDER; tests/platform checks that this file
+# declares them all, so the two cannot drift apart.
+#
+# Schedule (not expressible in Terraform; template metadata set by
+# compose/bootstrap.sh):
+#   coder templates edit portal-workspace --default-ttl 1h --activity-bump 1h
+# default_ttl 1h stops a workspace one hour after it starts unless there is
+# activity; every connection (code-server, terminal, SSH) bumps the deadline
+# to at least one hour away, so a workspace stops after an hour without use.
+
+terraform {
+  required_providers {
+    coder = {
+      source  = "coder/coder"
+      version = "~> 2.5"
+    }
+    docker = {
+      source  = "kreuzwerker/docker"
+      version = "~> 3.6"
+    }
+  }
+}
+
+# --- template variables (set by the bootstrap with --variable) ---
+
+variable "workspace_image" {
+  description = "Image of the workspace container (workspace-image/Dockerfile)."
+  type        = string
+  default     = "platform/workspace:local"
+}
+
+variable "workspace_network" {
+  description = "Docker network of the workspaces: internal, no route to the internet."
+  type        = string
+  default     = "platform-workspaces"
+}
+
+variable "internal_coder_url" {
+  description = "Coder as the workspace network reaches it (the agent connects here)."
+  type        = string
+  default     = "http://coder:7080"
+}
+
+variable "gitea_url" {
+  description = "Public URL of Gitea; the Gitea credential is scoped to this host."
+  type        = string
+  default     = "https://git.example.com"
+}
+
+variable "ai_gateway_url" {
+  description = "LiteLLM as the workspace network reaches it."
+  type        = string
+  default     = "http://litellm:4000"
+}
+
+variable "platform_ca_volume" {
+  description = "Docker volume holding the platform CA's public certificate (root.crt)."
+  type        = string
+  default     = "platform-ca"
+}
+
+variable "enforce_disk_quota" {
+  description = "Apply disk_size as a storage quota (needs overlay2 on xfs with pquota)."
+  type        = bool
+  default     = false
+}
+
+variable "docker_socket" {
+  description = "Docker socket URI; empty for the default /var/run/docker.sock."
+  type        = string
+  default     = ""
+}
+
+provider "docker" {
+  host = var.docker_socket != "" ? var.docker_socket : null
+}
+
+data "coder_provisioner" "me" {}
+data "coder_workspace" "me" {}
+data "coder_workspace_owner" "me" {}
+
+# --- rich parameters (the portal sends these; see portal/workspace_params.py) ---
+
+data "coder_parameter" "git_repo" {
+  name         = "git_repo"
+  display_name = "Git repository"
+  description  = "HTTPS clone URL of the project's repository, cloned into ~/project on the first start."
+  type         = "string"
+  default      = ""
+  mutable      = true
+  order        = 1
+}
+
+data "coder_parameter" "cpu_cores" {
+  name         = "cpu_cores"
+  display_name = "CPU cores"
+  type         = "number"
+  default      = 2
+  mutable      = true
+  order        = 2
+  option {
+    name  = "2 cores"
+    value = 2
+  }
+  option {
+    name  = "4 cores"
+    value = 4
+  }
+  option {
+    name  = "8 cores"
+    value = 8
+  }
+}
+
+data "coder_parameter" "memory_gb" {
+  name         = "memory_gb"
+  display_name = "Memory"
+  type         = "number"
+  default      = 4
+  mutable      = true
+  order        = 3
+  option {
+    name  = "4 GB"
+    value = 4
+  }
+  option {
+    name  = "8 GB"
+    value = 8
+  }
+  option {
+    name  = "16 GB"
+    value = 16
+  }
+}
+
+data "coder_parameter" "disk_size" {
+  name         = "disk_size"
+  display_name = "Home disk size"
+  description  = "Size of the home volume in GB (enforced when the host supports quotas)."
+  type         = "number"
+  default      = 10
+  mutable      = false
+  order        = 4
+  option {
+    name  = "10 GB"
+    value = 10
+  }
+  option {
+    name  = "20 GB"
+    value = 20
+  }
+  option {
+    name  = "50 GB"
+    value = 50
+  }
+}
+
+data "coder_parameter" "ai_model" {
+  name         = "ai_model"
+  display_name = "AI model"
+  description  = "Default model of the AI assistant (a model name of the LiteLLM gateway)."
+  type         = "string"
+  default      = "qwen2.5-coder-32b"
+  mutable      = true
+  order        = 5
+  option {
+    name  = "Qwen2.5 Coder 32B"
+    value = "qwen2.5-coder-32b"
+  }
+  option {
+    name  = "Qwen2.5 Coder 7B (fast)"
+    value = "qwen2.5-coder-7b"
+  }
+  option {
+    name  = "Llama 3.1 8B"
+    value = "llama3.1-8b"
+  }
+}
+
+data "coder_parameter" "gitea_token" {
+  name         = "gitea_token"
+  display_name = "Gitea token"
+  description  = "Set by the portal: the person's Gitea token, a git credential for the Gitea host only."
+  type         = "string"
+  default      = ""
+  mutable      = true
+  order        = 10
+}
+
+data "coder_parameter" "github_token" {
+  name         = "github_token"
+  display_name = "GitHub token (optional)"
+  description  = "A personal GitHub token; when set, a git credential for github.com only."
+  type         = "string"
+  default      = ""
+  mutable      = true
+  order        = 11
+}
+
+data "coder_parameter" "ai_gateway_key" {
+  name         = "ai_gateway_key"
+  display_name = "AI gateway key"
+  description  = "Set by the portal: the person's LiteLLM virtual key (optional)."
+  type         = "string"
+  default      = ""
+  mutable      = true
+  order        = 12
+}
+
+locals {
+  project_dir   = "/home/coder/project"
+  owner_name    = data.coder_workspace_owner.me.name
+  container_cpu = data.coder_parameter.cpu_cores.value
+  memory_mb     = tonumber(data.coder_parameter.memory_gb.value) * 1024
+}
+
+# --- the agent (its name is workspace_params.AGENT_NAME) ---
+
+resource "coder_agent" "main" {
+  arch = data.coder_provisioner.me.arch
+  os   = "linux"
+  dir  = local.project_dir
+
+  # Clones git_repo on the first start only, sets up the scoped git
+  # credentials and the AI assistant, then starts code-server.
+  startup_script          = file("${path.module}/startup.sh")
+  startup_script_behavior = "non-blocking"
+
+  env = {
+    PROJECT_DIR         = local.project_dir
+    GIT_REPO            = data.coder_parameter.git_repo.value
+    GITEA_URL           = var.gitea_url
+    GITEA_USERNAME      = local.owner_name
+    GITEA_TOKEN         = data.coder_parameter.gitea_token.value
+    GITHUB_TOKEN        = data.coder_parameter.github_token.value
+    AI_GATEWAY_URL      = var.ai_gateway_url
+    AI_GATEWAY_KEY      = data.coder_parameter.ai_gateway_key.value
+    AI_MODEL            = data.coder_parameter.ai_model.value
+    OPENAI_BASE_URL     = "${var.ai_gateway_url}/v1"
+    PLATFORM_CA_FILE    = "/etc/platform-ca/root.crt"
+    GIT_AUTHOR_NAME     = coalesce(data.coder_workspace_owner.me.full_name, local.owner_name)
+    GIT_AUTHOR_EMAIL    = data.coder_workspace_owner.me.email
+    GIT_COMMITTER_NAME  = coalesce(data.coder_workspace_owner.me.full_name, local.owner_name)
+    GIT_COMMITTER_EMAIL = data.coder_workspace_owner.me.email
+  }
+
+  metadata {
+    display_name = "CPU usage"
+    key          = "0_cpu_usage"
+    script       = "coder stat cpu"
+    interval     = 10
+    timeout      = 1
+  }
+
+  metadata {
+    display_name = "Memory usage"
+    key          = "1_ram_usage"
+    script       = "coder stat mem"
+    interval     = 10
+    timeout      = 1
+  }
+
+  metadata {
+    display_name = "Home disk"
+    key          = "2_home_disk"
+    script       = "coder stat disk --path $${HOME}"
+    interval     = 60
+    timeout      = 1
+  }
+}
+
+# --- the IDE (its slug is workspace_params.APP_SLUG) ---
+
+resource "coder_app" "code_server" {
+  agent_id     = coder_agent.main.id
+  slug         = "code-server"
+  display_name = "VS Code"
+  icon         = "/icon/code.svg"
+  url          = "http://localhost:13337/?folder=${local.project_dir}"
+  subdomain    = true
+  share        = "owner"
+  order        = 1
+
+  healthcheck {
+    url       = "http://localhost:13337/healthz"
+    interval  = 5
+    threshold = 6
+  }
+}
+
+# --- storage: the home directory outlives stops and rebuilds ---
+
+resource "docker_volume" "home" {
+  name = "coder-${data.coder_workspace.me.id}-home"
+  lifecycle {
+    ignore_changes = all
+  }
+  labels {
+    label = "coder.owner"
+    value = local.owner_name
+  }
+  labels {
+    label = "coder.owner_id"
+    value = data.coder_workspace_owner.me.id
+  }
+  labels {
+    label = "coder.workspace_id"
+    value = data.coder_workspace.me.id
+  }
+  labels {
+    label = "coder.disk_size_gb"
+    value = tostring(data.coder_parameter.disk_size.value)
+  }
+}
+
+# --- the workspace container ---
+
+resource "docker_container" "workspace" {
+  count    = data.coder_workspace.me.start_count
+  image    = var.workspace_image
+  name     = "coder-${local.owner_name}-${lower(data.coder_workspace.me.name)}"
+  hostname = data.coder_workspace.me.name
+  user     = "1000:1000"
+
+  # The agent reaches Coder over the workspace network, not the public URL.
+  entrypoint = ["sh", "-c", replace(coder_agent.main.init_script, data.coder_workspace.me.access_url, var.internal_coder_url)]
+  env = [
+    "CODER_AGENT_TOKEN=${coder_agent.main.token}",
+    "CODER_AGENT_URL=${var.internal_coder_url}",
+  ]
+
+  # Resource limits from the parameters.
+  cpus        = tostring(local.container_cpu)
+  memory      = local.memory_mb
+  memory_swap = local.memory_mb
+  storage_opts = var.enforce_disk_quota ? {
+    size = "${data.coder_parameter.disk_size.value}G"
+  } : null
+
+  # Only the internal workspace network: gitea, litellm, minio, mailpit,
+  # testdb, devdb and Coder itself; no route to the internet.
+  networks_advanced {
+    name = var.workspace_network
+  }
+
+  volumes {
+    container_path = "/home/coder"
+    volume_name    = docker_volume.home.name
+    read_only      = false
+  }
+
+  volumes {
+    container_path = "/etc/platform-ca"
+    volume_name    = var.platform_ca_volume
+    read_only      = true
+  }
+
+  labels {
+    label = "coder.owner"
+    value = local.owner_name
+  }
+  labels {
+    label = "coder.owner_id"
+    value = data.coder_workspace_owner.me.id
+  }
+  labels {
+    label = "coder.workspace_id"
+    value = data.coder_workspace.me.id
+  }
+  labels {
+    label = "coder.workspace_name"
+    value = data.coder_workspace.me.name
+  }
+}
