@@ -56,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, errors, security
+    from . import auth, cli, errors, security, services
     from .extensions import csrf, db, htmx, migrate
     from .views import register_views
 
@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     auth.init_app(app)
     security.init_app(app)
+    services.init_app(app)
     errors.init_app(app)
     register_views(app)
     cli.init_app(app)

@@ -1,12 +1,66 @@
 """`flask portal ...`: operator commands."""
 from __future__ import annotations
 
+import sys
+import time
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .doctor import doctor_command
+
 portal_cli = AppGroup("portal", help="Operate the portal: checks, provisioning, reconciliation.")
+portal_cli.add_command(doctor_command)
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(portal_cli)
+
+
+@portal_cli.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--build-seconds", default=8.0, show_default=True, help="Simulated build time.")
+def dev_command(host: str, port: int, build_seconds: float) -> None:
+    """Serve the embedded default: the portal plus the simulated Coder and Gitea."""
+    from .devstack.run import serve_embedded
+    settings = current_app.config["SETTINGS"]
+    if not settings.dev:
+        raise click.ClickException("`flask portal dev` needs PORTAL_DEV=1 (the embedded default).")
+    serve_embedded(current_app._get_current_object(), host, port, build_seconds)
+
+
+@portal_cli.command("provision")
+@click.option("--email", required=True, help="The person (created as the project's lead if new).")
+@click.option("--group", "group_slug", required=True, help="Group short name (created if missing).")
+@click.option("--project", "project_slug", required=True, help="Project short name (created if missing).")
+@click.option("--timeout", default=900.0, show_default=True, help="Seconds to wait for ready.")
+def provision_command(email: str, group_slug: str, project_slug: str, timeout: float) -> None:
+    """Provision a person's workspace for a project; the IDE URL is the last line."""
+    from . import provisioning
+    from .provision_cli import ensure_records
+    from .services import services
+
+    try:
+        user, project, role = ensure_records(email, group_slug, project_slug)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    provisioning.want_running(user, project)
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        status = provisioning.reconcile(services(), user, project, role)
+        line = f"{status.stage}: {status.message}"
+        if line != last:
+            click.echo(line)
+            last = line
+        if status.ready:
+            click.echo(status.app_url)
+            return
+        if status.failed:
+            sys.exit(1)
+        if time.monotonic() > deadline:
+            click.echo(f"timed out after {timeout:.0f} s", err=True)
+            sys.exit(1)
+        time.sleep(1.0)

@@ -95,6 +95,7 @@ class Project(db.Model):
     slug: Mapped[str] = mapped_column(String(100), nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    clone_url: Mapped[str | None] = mapped_column(String(500))  # HTTPS, once Gitea has the repo
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
@@ -121,6 +122,11 @@ class WorkspaceState(db.Model):
     stage: Mapped[str] = mapped_column(String(40), nullable=False, default="not_created")
     last_error: Mapped[str | None] = mapped_column(Text)
     build_id: Mapped[str | None] = mapped_column(String(64))
+    # The Gitea side (user, org, teams, membership, repository) was complete at this time.
+    repo_ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # A short lease so that one worker at a time reconciles this row (others read it).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     stage_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())

@@ -5,6 +5,8 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.app",
     "tests.fixtures.oidc",
+    "tests.fixtures.devstack_coder",
+    "tests.fixtures.devstack_gitea",
     "tests.fixtures.devstack",
     "tests.fixtures.live",
 ]

@@ -15,7 +15,7 @@ class ServerThread:
         self._server = make_server(host, port, app, threaded=True)
         self.host = host
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"devstack:{self.port}", daemon=True)
 
     @property

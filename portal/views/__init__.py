@@ -3,9 +3,10 @@ from flask import Flask
 
 
 def register_views(app: Flask) -> None:
-    from . import admin, dashboard, groups, health, projects
+    from . import admin, code, dashboard, groups, health, projects
     app.register_blueprint(health.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(groups.bp)
     app.register_blueprint(projects.bp)
+    app.register_blueprint(code.bp)

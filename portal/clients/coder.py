@@ -1,0 +1,566 @@
+"""CoderClient: one method per Coder v2 endpoint the portal uses.
+
+Every request exists in ../shared/contracts/coder-v2-swagger.json and follows
+the real server's behaviour written down in ../shared/contracts/NOTES.md. The
+HTTP layer (timeouts, retries of idempotent calls, typed errors) is
+`ServiceClient`; this module adds Coder's paths and bodies, checks every field it
+reads from a reply (a malformed reply is `BadResponse`, never a KeyError), and
+turns a workspace into a `WorkspaceStatus` by the NOTES.md "Ready to open" rule.
+
+The session token travels per request rather than on the shared session, so
+`as_user(token)` can reuse the connection pool while sending the person's own
+token: per-user reads then don't share the admin token's rate-limit bucket.
+Tokens never appear in `repr()`, log lines or exception messages.
+"""
+from __future__ import annotations
+
+import copy
+import http.cookiejar
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, NamedTuple
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+import requests
+
+from portal.clients.http import (
+    BadRequest, BadResponse, Conflict, NotFound, ServiceClient, ServiceError)
+from portal.workspace_params import AGENT_NAME, APP_SLUG
+
+SESSION_HEADER = "Coder-Session-Token"
+# Coder answers 400 with this message (not 404) for an unknown `{user}` path parameter.
+UNKNOWN_USER_MESSAGE = '"user" must be an existing uuid or username.'
+STAGES = ("not_created", "pending", "building", "starting_agent", "ready", "stopping",
+          "stopped", "failed", "deleting", "deleted")
+
+
+# -- value types -------------------------------------------------------------------------
+class MintedToken(NamedTuple):
+    """A freshly minted API key. `secret_key` is the whole `<id>-<secret>` session token."""
+
+    key_id: str
+    secret_key: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"MintedToken(key_id={self.key_id!r}, secret_key='***')"
+
+
+@dataclass(frozen=True)
+class BuildLog:
+    """The tail of a build's log and its error lines (what a failed build shows)."""
+
+    lines: tuple[str, ...]
+    errors: tuple[str, ...]
+    stage: str = ""
+
+
+@dataclass(frozen=True)
+class WorkspaceStatus:
+    """Where a workspace stands, by the NOTES.md "Ready to open" / "Failed" rules."""
+
+    stage: str
+    ready: bool = False
+    failed: bool = False
+    message: str = ""
+    job_error: str = ""
+    build_id: str | None = None
+    warnings: tuple[str, ...] = ()
+    workspace_id: str | None = None
+    agent_id: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Nothing will change without a new request from us: stop polling."""
+        return self.stage in ("ready", "failed", "stopped", "deleted", "not_created")
+
+
+# -- readiness ---------------------------------------------------------------------------
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _named(items: Any, key: str, name: str) -> dict | None:
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get(key) == name:
+            return item
+    return None
+
+
+def readiness(workspace: dict | None, *, agent: str = AGENT_NAME,
+              app: str = APP_SLUG) -> WorkspaceStatus:
+    """The stage of `workspace` (a Coder Workspace JSON, or None when it doesn't exist).
+
+    Ready = latest build `transition == start`, `status == running`, job
+    `succeeded`, agent `connected` with lifecycle `ready` (`start_error` and
+    `start_timeout` count, with a warning), the app `healthy` or `disabled`.
+    Failed = latest build `status == failed`, the reason in `job.error`.
+    """
+    if workspace is None:
+        return WorkspaceStatus("not_created", message="The workspace has not been created yet.")
+    build = _dict(workspace.get("latest_build"))
+    job = _dict(build.get("job"))
+    status, transition = _str(build.get("status")), _str(build.get("transition"))
+    job_status = _str(job.get("status"))
+    ids = {"build_id": _str(build.get("id")) or None,
+           "workspace_id": _str(workspace.get("id")) or None}
+    if status == "failed":
+        error = _str(job.get("error"))
+        return WorkspaceStatus("failed", failed=True, job_error=error,
+                               message=f"The workspace build failed: {error}" if error
+                               else "The workspace build failed.", **ids)
+    if status in ("deleting", "deleted") or transition == "delete":
+        stage = "deleted" if status == "deleted" else "deleting"
+        return WorkspaceStatus(stage, message=f"The workspace is {stage}.", **ids)
+    if status in ("stopping", "canceling") or (transition == "stop" and status != "stopped"):
+        return WorkspaceStatus("stopping", message="The workspace is stopping.", **ids)
+    if status in ("stopped", "canceled"):
+        note = "The last build was canceled." if status == "canceled" else "The workspace is stopped."
+        return WorkspaceStatus("stopped", message=note, **ids)
+    if status == "pending" or job_status == "pending":
+        return WorkspaceStatus("pending", message="Waiting for a provisioner to take the build.",
+                               **ids)
+    if status != "running" or job_status != "succeeded" or transition != "start":
+        return WorkspaceStatus("building", message="Building the workspace.", **ids)
+    return _agent_readiness(build, agent, app, ids)
+
+
+def _agent_readiness(build: dict, agent_name: str, app_slug: str,
+                     ids: dict[str, Any]) -> WorkspaceStatus:
+    agents = [a for r in build.get("resources") or [] if isinstance(r, dict)
+              for a in r.get("agents") or [] if isinstance(a, dict)]
+    agent = _named(agents, "name", agent_name)
+    if agent is None:
+        return WorkspaceStatus("starting_agent", message="Waiting for the workspace agent.", **ids)
+    ids = {**ids, "agent_id": _str(agent.get("id")) or None}
+    agent_status, lifecycle = _str(agent.get("status")), _str(agent.get("lifecycle_state"))
+    warnings: list[str] = []
+    if agent_status != "connected":
+        if agent_status in ("timeout", "disconnected"):
+            warnings.append(f"The workspace agent is {agent_status}.")
+        return WorkspaceStatus("starting_agent", message="Waiting for the workspace agent to "
+                               "connect.", warnings=tuple(warnings), **ids)
+    if lifecycle in ("start_error", "start_timeout"):
+        warnings.append("The workspace's startup script "
+                        + ("failed" if lifecycle == "start_error" else "timed out")
+                        + "; the editor may still work.")
+    elif lifecycle != "ready":
+        message = ("Running the workspace's startup script." if lifecycle in ("created", "starting")
+                   else f"The workspace agent is {lifecycle or 'in an unknown state'}.")
+        return WorkspaceStatus("starting_agent", message=message, **ids)
+    app = _named(agent.get("apps"), "slug", app_slug)
+    health = _str(app.get("health")) if app else ""
+    if health not in ("healthy", "disabled"):
+        if app is None:
+            warnings.append(f"The template defines no '{app_slug}' app.")
+        elif health == "unhealthy":
+            warnings.append(f"The {app_slug} app reports unhealthy.")
+        return WorkspaceStatus("starting_agent", message=f"Waiting for {app_slug} to start.",
+                               warnings=tuple(warnings), **ids)
+    return WorkspaceStatus("ready", ready=True, message="Ready.", warnings=tuple(warnings), **ids)
+
+
+# -- the client --------------------------------------------------------------------------
+class _Shared:
+    """Lookups shared by a client and its `as_user` copies (they never change at runtime)."""
+
+    def __init__(self, wildcard_host: str | None):
+        self.lock = threading.Lock()
+        self.organization_id: str | None = None
+        self.wildcard_host = wildcard_host
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    # One session serves many people's tokens: never keep a cookie between requests.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+def _wildcard(value: str | None) -> str | None:
+    """Accept CODER_WILDCARD_ACCESS_URL as `*.apps.example.com` or `https://*.apps.example.com`."""
+    if not value:
+        return None
+    return urlsplit(value).netloc if "://" in value else value.strip().rstrip("/")
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class CoderClient:
+    """The portal's view of one Coder deployment, acting with `admin_token` (or a person's)."""
+
+    def __init__(self, base_url: str, admin_token: str, *, login_type: str = "none",
+                 connect_timeout: float = 3, read_timeout: float = 10,
+                 organization: str | None = None, wildcard_host: str | None = None,
+                 retries: int = 2, backoff: float = 0.2, max_retry_after: float = 5.0):
+        self.url = base_url.rstrip("/")
+        self.login_type = login_type
+        self.organization = organization
+        self._token = admin_token
+        self._http = ServiceClient("coder", self.url + "/api/v2", connect_timeout=connect_timeout,
+                                   read_timeout=read_timeout, retries=retries,
+                                   backoff=backoff, max_retry_after=max_retry_after,
+                                   session=_session())
+        self._shared = _Shared(_wildcard(wildcard_host))
+
+    def __repr__(self) -> str:
+        return f"CoderClient({self.url!r})"
+
+    def as_user(self, token: str) -> "CoderClient":
+        """The same client sending a person's token: their own rate-limit bucket and rights."""
+        clone = copy.copy(self)
+        clone._token = token
+        return clone
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _auth(self, token: str | None = None) -> dict[str, str]:
+        return {SESSION_HEADER: self._token if token is None else token}
+
+    def _json(self, method: str, path: str, expect: type | tuple = dict, **kwargs: Any) -> Any:
+        return self._http.json(method, path, expect=expect, headers=self._auth(), **kwargs)
+
+    def _need(self, body: Any, key: str, kind: type | tuple, method: str, path: str) -> Any:
+        return self._http.field(body, key, kind, method, path)
+
+    def _objects(self, items: Any, method: str, path: str, *keys: tuple[str, type]) -> list[dict]:
+        """A list of JSON objects, each with `keys` of the given types, else BadResponse."""
+        if items is None:
+            return []  # Go encodes an empty slice as null
+        if not isinstance(items, list):
+            raise BadResponse("coder", method, path, "expected a list")
+        for item in items:
+            for key, kind in keys:
+                self._need(item, key, kind, method, path)
+        return items
+
+    def _workspace(self, body: Any, method: str, path: str) -> dict:
+        """Check the Workspace fields the portal reads (readiness tolerates the rest)."""
+        for key in ("id", "name", "owner_name"):
+            self._need(body, key, str, method, path)
+        build = self._need(body, "latest_build", dict, method, path)
+        for key in ("id", "status", "transition"):
+            self._need(build, key, str, method, path)
+        self._need(self._need(build, "job", dict, method, path), "status", str, method, path)
+        return body
+
+    # -- deployment -------------------------------------------------------------------------
+    def buildinfo(self) -> dict:
+        """GET /buildinfo (no auth needed): the deployment's version."""
+        body = self._json("GET", "/buildinfo")
+        self._need(body, "version", str, "GET", "/buildinfo")
+        return body
+
+    def organization_id(self) -> str:
+        """The id of the configured organization (by name or id), else the default one."""
+        with self._shared.lock:
+            if self._shared.organization_id:
+                return self._shared.organization_id
+        orgs = self._objects(self._json("GET", "/organizations", expect=list), "GET",
+                             "/organizations", ("id", str))
+        wanted = self.organization
+        for org in orgs:
+            chosen = wanted in (org.get("name"), org["id"]) if wanted else org.get("is_default")
+            if chosen is True:
+                with self._shared.lock:
+                    self._shared.organization_id = org["id"]
+                return org["id"]
+        raise NotFound("coder", "GET", "/organizations",
+                       f"organization {wanted!r} not found" if wanted
+                       else "no default organization")
+
+    def wildcard_host(self) -> str:
+        """The app wildcard host (e.g. `*.apps.example.com:8443`): override, else GET /regions."""
+        with self._shared.lock:
+            if self._shared.wildcard_host:
+                return self._shared.wildcard_host
+        body = self._json("GET", "/regions")
+        regions = self._objects(self._need(body, "regions", list, "GET", "/regions"), "GET",
+                                "/regions", ("wildcard_hostname", str))
+        primary = _named(regions, "name", "primary") or (regions[0] if regions else None)
+        host = primary["wildcard_hostname"] if primary else ""
+        if not host:
+            raise BadResponse("coder", "GET", "/regions", "Coder has no wildcard access URL "
+                              "(CODER_WILDCARD_ACCESS_URL), so subdomain apps are unavailable")
+        with self._shared.lock:
+            self._shared.wildcard_host = host
+        return host
+
+    # -- users ------------------------------------------------------------------------------
+    def get_user(self, user: str) -> dict | None:
+        """A user by username, id or 'me' (an address with '@' is searched); None if unknown."""
+        if "@" in user:
+            return self.find_user_by_email(user)
+        path = f"/users/{_seg(user)}"
+        try:
+            body = self._json("GET", path)
+        except NotFound:
+            return None
+        except BadRequest as exc:
+            if UNKNOWN_USER_MESSAGE in exc.message:
+                return None
+            raise
+        return self._user(body, "GET", path)
+
+    def _user(self, body: Any, method: str, path: str) -> dict:
+        for key in ("id", "username", "email"):
+            self._need(body, key, str, method, path)
+        return body
+
+    def find_user_by_email(self, email: str) -> dict | None:
+        """GET /users?q=<email>: the user with exactly this address (any case), or None."""
+        body = self._json("GET", "/users", params={"q": email})
+        users = self._objects(self._need(body, "users", (list, type(None)), "GET", "/users"),
+                              "GET", "/users", ("id", str), ("username", str), ("email", str))
+        return next((u for u in users if u["email"].lower() == email.lower()), None)
+
+    def create_user(self, email: str, username: str, name: str = "", *,
+                    password: str | None = None) -> dict:
+        """POST /users in the portal's organization with the configured login type.
+
+        A password is sent only for login type `password` (Coder refuses one
+        otherwise); a random one is made up when none is given, since the portal
+        signs people in with tokens, never with it.
+        """
+        body: dict[str, Any] = {"email": email, "username": username, "name": name,
+                                "login_type": self.login_type,
+                                "organization_ids": [self.organization_id()]}
+        if self.login_type == "password":
+            body["password"] = password or secrets.token_urlsafe(24)
+        return self._user(self._json("POST", "/users", json=body), "POST", "/users")
+
+    def ensure_user(self, email: str, username: str, name: str = "") -> dict:
+        """The Coder user for this person, created if missing; safe to repeat.
+
+        On 409 the existing user is fetched by username, then by email. The
+        returned `username` is authoritative (an existing account may use
+        another one). A username held by a different email is a Conflict.
+        """
+        existing = self.get_user(username)
+        if existing is None:
+            try:
+                return self.create_user(email, username, name)
+            except ServiceError as exc:
+                if exc.status != 409:
+                    raise
+            existing = self.get_user(username)
+        if existing is not None and existing["email"].lower() == email.lower():
+            return existing
+        by_email = self.find_user_by_email(email)
+        if by_email is not None:
+            return by_email
+        raise Conflict("coder", "POST", "/users",
+                       f"username {username!r} belongs to another email address")
+
+    # -- API keys ---------------------------------------------------------------------------
+    def max_token_lifetime(self, username: str = "me") -> float:
+        """GET /users/{user}/keys/tokens/tokenconfig, in seconds."""
+        path = f"/users/{_seg(username)}/keys/tokens/tokenconfig"
+        body = self._json("GET", path)
+        return self._need(body, "max_token_lifetime", int, "GET", path) / 1e9
+
+    def mint_token(self, username: str, token_name: str, lifetime_seconds: float) -> MintedToken:
+        """POST /users/{user}/keys/tokens (lifetime in nanoseconds); 409 if the name is taken."""
+        path = f"/users/{_seg(username)}/keys/tokens"
+        body = {"token_name": token_name, "lifetime": int(round(lifetime_seconds * 1e9))}
+        key = self._need(self._json("POST", path, json=body), "key", str, "POST", path)
+        key_id, sep, secret = key.partition("-")
+        if not (key_id and sep and secret):
+            raise BadResponse("coder", "POST", path, "reply key is not of the form <id>-<secret>")
+        return MintedToken(key_id, key)
+
+    def delete_token(self, username: str, key_id: str) -> bool:
+        """DELETE /users/{user}/keys/{keyid}; False when it was already gone."""
+        path = f"/users/{_seg(username)}/keys/{_seg(key_id)}"
+        try:
+            self._http.request("DELETE", path, headers=self._auth())
+        except NotFound:
+            return False
+        except BadRequest as exc:
+            if UNKNOWN_USER_MESSAGE in exc.message:
+                return False
+            raise
+        return True
+
+    # -- templates --------------------------------------------------------------------------
+    def template_by_name(self, org: str | None, name: str) -> dict:
+        """GET /organizations/{org}/templates/{name} (org None: the portal's organization)."""
+        path = f"/organizations/{_seg(org or self.organization_id())}/templates/{_seg(name)}"
+        body = self._json("GET", path)
+        for key in ("id", "name", "active_version_id"):
+            self._need(body, key, str, "GET", path)
+        return body
+
+    def rich_parameters(self, template_version_id: str) -> list[dict]:
+        """GET /templateversions/{id}/rich-parameters: what a build may be given."""
+        path = f"/templateversions/{_seg(template_version_id)}/rich-parameters"
+        return self._objects(self._json("GET", path, expect=list), "GET", path, ("name", str))
+
+    # -- workspaces -------------------------------------------------------------------------
+    def get_workspace(self, owner: str, name: str) -> dict | None:
+        """GET /users/{user}/workspace/{name}; None when it (or its owner) doesn't exist."""
+        path = f"/users/{_seg(owner)}/workspace/{_seg(name)}"
+        try:
+            return self._workspace(self._json("GET", path), "GET", path)
+        except NotFound:
+            return None
+        except BadRequest as exc:
+            if UNKNOWN_USER_MESSAGE in exc.message:
+                return None
+            raise
+
+    def get_workspace_by_id(self, workspace_id: str) -> dict | None:
+        """GET /workspaces/{id}; None when unknown or deleted (Coder answers 410)."""
+        path = f"/workspaces/{_seg(workspace_id)}"
+        try:
+            return self._workspace(self._json("GET", path), "GET", path)
+        except NotFound:
+            return None
+        except ServiceError as exc:
+            if exc.status == 410:
+                return None
+            raise
+
+    def _search(self, q: str) -> list[dict]:
+        body = self._json("GET", "/workspaces", params={"q": q})
+        items = self._need(body, "workspaces", (list, type(None)), "GET", "/workspaces")
+        return [self._workspace(w, "GET", "/workspaces") for w in items or []]
+
+    def list_workspaces(self, owner: str) -> list[dict]:
+        """All of one person's workspaces in one call: GET /workspaces?q=owner:NAME."""
+        return self._search(f"owner:{owner}")
+
+    def list_workspaces_by_owner(self, owners: Iterable[str]) -> dict[str, list[dict]]:
+        """Several people's workspaces: one call per owner (Coder's `owner:` takes one name)."""
+        return {owner: self.list_workspaces(owner) for owner in dict.fromkeys(owners)}
+
+    def workspaces_by_id(self, workspace_ids: Iterable[str]) -> list[dict]:
+        """Many workspaces in ONE call: GET /workspaces?q=id:a,b,c (Coder's `id:` takes a list)."""
+        ids = [i for i in dict.fromkeys(workspace_ids) if i]
+        return self._search("id:" + ",".join(ids)) if ids else []
+
+    def create_workspace(self, owner: str, name: str, template_id: str,
+                         rich_parameter_values: dict[str, str], ttl_ms: int | None = None
+                         ) -> dict:
+        """POST /users/{user}/workspaces from a template; 409 if the name exists."""
+        path = f"/users/{_seg(owner)}/workspaces"
+        body: dict[str, Any] = {"name": name, "template_id": template_id,
+                                "rich_parameter_values": [
+                                    {"name": k, "value": str(v)}
+                                    for k, v in rich_parameter_values.items()]}
+        if ttl_ms is not None:
+            body["ttl_ms"] = int(ttl_ms)
+        return self._workspace(self._json("POST", path, json=body), "POST", path)
+
+    def build(self, workspace_id: str, transition: str,
+              rich_parameter_values: dict[str, str] | None = None) -> dict:
+        """POST /workspaces/{id}/builds {transition}; 409 while another build is active."""
+        if transition not in ("start", "stop", "delete"):
+            raise ValueError(f"unknown transition {transition!r}")
+        path = f"/workspaces/{_seg(workspace_id)}/builds"
+        body: dict[str, Any] = {"transition": transition}
+        if rich_parameter_values:
+            body["rich_parameter_values"] = [{"name": k, "value": str(v)}
+                                             for k, v in rich_parameter_values.items()]
+        reply = self._json("POST", path, json=body)
+        for key in ("id", "status", "transition"):
+            self._need(reply, key, str, "POST", path)
+        return reply
+
+    def start_workspace(self, workspace_id: str, **kwargs: Any) -> dict:
+        return self.build(workspace_id, "start", **kwargs)
+
+    def stop_workspace(self, workspace_id: str) -> dict:
+        return self.build(workspace_id, "stop")
+
+    def delete_workspace(self, workspace_id: str) -> dict:
+        return self.build(workspace_id, "delete")
+
+    def build_logs(self, build_id: str, tail: int = 20) -> BuildLog:
+        """GET /workspacebuilds/{id}/logs (not follow): the last `tail` lines and all errors."""
+        path = f"/workspacebuilds/{_seg(build_id)}/logs"
+        logs = self._objects(self._json("GET", path, expect=list), "GET", path,
+                             ("output", str))
+        lines = tuple(item["output"] for item in logs[-tail:]) if tail > 0 else ()
+        errors = tuple(item["output"] for item in logs if item.get("log_level") == "error")
+        stage = _str(logs[-1].get("stage")) if logs else ""
+        return BuildLog(lines, errors, stage)
+
+    def extend_deadline(self, workspace_id: str, deadline: datetime) -> None:
+        """PUT /workspaces/{id}/extend: move the autostop deadline (at least 30 min ahead)."""
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=timezone.utc)
+        path = f"/workspaces/{_seg(workspace_id)}/extend"
+        self._json("PUT", path, json={"deadline": deadline.isoformat().replace("+00:00", "Z")})
+
+    def bump_activity(self, workspace_id: str, agent_id: str | None = None) -> None:
+        """POST /workspaces/{id}/usage: mark used; with the agent, Coder bumps the deadline."""
+        path = f"/workspaces/{_seg(workspace_id)}/usage"
+        body = {"agent_id": agent_id, "app_name": "vscode"} if agent_id else None
+        self._http.request("POST", path, json=body, headers=self._auth())
+
+    readiness = staticmethod(readiness)
+
+    def status(self, owner: str, name: str) -> WorkspaceStatus:
+        """readiness() of the named workspace (one GET)."""
+        return readiness(self.get_workspace(owner, name))
+
+    # -- apps -------------------------------------------------------------------------------
+    def app_url(self, owner: str, workspace: str, *, folder: str | None = None,
+                agent: str = AGENT_NAME, slug: str = APP_SLUG) -> str:
+        """Subdomain app URL: `<scheme>://{slug}--{agent}--{workspace}--{owner}.<suffix>/`."""
+        host = self.wildcard_host().replace("*", f"{slug}--{agent}--{workspace}--{owner}", 1)
+        query = f"?{urlencode({'folder': folder})}" if folder else ""
+        return f"{urlsplit(self.url).scheme}://{host.lower()}/{query}"
+
+    def path_app_url(self, owner: str, workspace: str, *, folder: str | None = None,
+                     agent: str = AGENT_NAME, slug: str = APP_SLUG) -> str:
+        """Path app URL (a fallback only): `<access>/@{owner}/{workspace}.{agent}/apps/{slug}/`."""
+        query = f"?{urlencode({'folder': folder})}" if folder else ""
+        return f"{self.url}/@{_seg(owner)}/{_seg(workspace)}.{_seg(agent)}/apps/{_seg(slug)}/" \
+               f"{query}"
+
+    def auth_redirect(self, user_token: str, app_url: str) -> str:
+        """The URL to put in the iframe: app URL + a one-time encrypted key, from Coder.
+
+        GET /applications/auth-redirect?redirect_uri=<app_url> with the PERSON'S
+        token; the redirect is not followed and its Location is returned.
+        """
+        if not user_token:  # never fall back to the admin token for a person's IDE
+            raise ValueError("auth_redirect needs the person's own token")
+        path = "/applications/auth-redirect"
+        resp = self._http.request("GET", path, params={"redirect_uri": app_url},
+                                  headers=self._auth(user_token), allow_redirects=False)
+        if not 300 <= resp.status_code < 400:
+            raise BadResponse("coder", "GET", path, f"expected a redirect, got HTTP "
+                              f"{resp.status_code}", status=resp.status_code)
+        location = resp.headers.get("Location")
+        if not location:
+            raise BadResponse("coder", "GET", path, "redirect without a Location",
+                              status=resp.status_code)
+        location = urljoin(self.url + "/", location)
+        if urlsplit(location).netloc.lower() != urlsplit(app_url).netloc.lower():
+            raise BadResponse("coder", "GET", path, "redirect points away from the app host",
+                              status=resp.status_code)
+        return location
+
+    def healthz(self) -> str:
+        """GET /healthz (outside /api/v2, no auth): 200 with a plain "OK" while Coder serves.
+
+        Uses the client's session, timeouts and retries; a down or failing
+        server raises ServiceUnavailable like any other call.
+        """
+        root = ServiceClient("coder", self.url, connect_timeout=self._http.connect_timeout,
+                             read_timeout=self._http.read_timeout, retries=self._http.retries,
+                             backoff=self._http.backoff,
+                             max_retry_after=self._http.max_retry_after,
+                             session=self._http.session)
+        resp = root.request("GET", "/healthz", headers={"Accept": "text/plain"})
+        return (resp.text or "").strip()

@@ -1,0 +1,51 @@
+"""The Gitea side of a group: organization, teams, the person's team, the repository."""
+from __future__ import annotations
+
+from .clients.gitea import GiteaClient
+from .models import Group, Project, Role, User
+
+CONTRIBUTORS, READERS = "Contributors", "Readers"
+
+
+class GiteaIdentityConflict(Exception):
+    """A Gitea account of this name belongs to someone else."""
+
+
+def team_for(role: Role) -> tuple[str, str]:
+    """(the team of this role, the other portal team)."""
+    return (CONTRIBUTORS, READERS) if role.can_write else (READERS, CONTRIBUTORS)
+
+
+def ensure_user(gitea: GiteaClient, user: User) -> str:
+    """The person's Gitea login, created (linked to the OIDC sub) if missing."""
+    account = gitea.create_user(user.username, user.email, login_name=user.sub, full_name=user.name)
+    if account.email.lower() != user.email.lower() and account.login_name != user.sub:
+        raise GiteaIdentityConflict(
+            f"The Git account name '{user.username}' is already used by someone else; "
+            "an administrator must resolve it.")
+    return account.login
+
+
+def ensure_group(gitea: GiteaClient, group: Group) -> dict:
+    gitea.create_org(group.slug, full_name=group.name)
+    return gitea.ensure_teams(group.slug)
+
+
+def apply_role(gitea: GiteaClient, teams: dict, login: str, role: Role | None) -> None:
+    """Put `login` in the team of `role` and out of the other (role None: out of both)."""
+    if role is None:
+        for name in (CONTRIBUTORS, READERS):
+            gitea.remove_team_member(teams[name].id, login)
+        return
+    mine, other = team_for(role)
+    gitea.add_team_member(teams[mine].id, login)
+    gitea.remove_team_member(teams[other].id, login)
+
+
+def ensure_repository(gitea: GiteaClient, user: User, project: Project, role: Role) -> tuple[str, str]:
+    """Everything Gitea needs for `user` to work on `project`; returns (login, clone URL)."""
+    login = ensure_user(gitea, user)
+    teams = ensure_group(gitea, project.group)
+    apply_role(gitea, teams, login, role)
+    repo = gitea.create_repo(project.group.slug, project.slug, description=project.description)
+    return login, repo.clone_url

@@ -1,0 +1,389 @@
+"""reconcile(user, project): move reality toward the person's intent, one idempotent pass.
+
+The intent ("my workspace for this project, running") and what the last pass
+saw live in WorkspaceState, so any worker can serve any poll and a restart
+loses nothing. A short database lease lets one worker at a time act on a row;
+concurrent polls read the stored state instead of acting twice. Every outside
+failure maps to a Status the Code tab can show: transient trouble keeps
+polling, anything else shows the reason and a Retry button.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+
+from . import audit, tokens
+from .clients.coder import WorkspaceStatus, readiness
+from .clients.http import (BadResponse, RateLimited, ServiceError, ServiceUnavailable,
+                           Unauthorized)
+from .extensions import db
+from .gitea_sync import GiteaIdentityConflict, ensure_repository
+from .models import Project, Role, User, WorkspaceState, utcnow
+from .services import Services
+from .workspace_params import PARAMETERS, PROJECT_FOLDER
+
+log = logging.getLogger(__name__)
+
+# The named stages the Code tab shows, in order.
+STAGES = {
+    "repository": "Preparing the repository",
+    "account": "Preparing your account",
+    "workspace": "Creating your workspace",
+    "building": "Building your workspace",
+    "starting": "Starting the IDE",
+    "ready": "Ready",
+}
+CODER_TO_STAGE = {"not_created": "workspace", "pending": "building", "building": "building",
+                  "starting_agent": "starting", "ready": "ready", "stopping": "building",
+                  "stopped": "building", "deleting": "workspace", "deleted": "workspace"}
+LEASE = dt.timedelta(seconds=30)
+WORKSPACE_TTL_MS = 60 * 60 * 1000  # auto-stop one hour after the last activity
+_TEMPLATE_CACHE: dict[tuple[str, str], tuple[float, str]] = {}
+_TEMPLATE_TTL = 300.0
+_template_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Status:
+    stage: str
+    message: str
+    ready: bool = False
+    failed: bool = False
+    transient: bool = False
+    stopped: bool = False
+    log_tail: tuple[str, ...] = ()
+    iframe_url: str | None = None
+    app_url: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        """Nothing more will happen without the person: stop polling."""
+        return self.ready or self.failed
+
+    @property
+    def stage_index(self) -> int:
+        keys = list(STAGES)
+        return keys.index(self.stage) if self.stage in keys else -1
+
+
+class ProvisioningFailed(Exception):
+    """A failure that needs the person (or an admin) to act; message is for people."""
+
+
+# -- state rows and leases ----------------------------------------------------------------
+def workspace_state(user: User, project: Project) -> WorkspaceState:
+    """The row for (user, project), created once even under concurrent first polls."""
+    query = db.select(WorkspaceState).where(WorkspaceState.user_id == user.id,
+                                            WorkspaceState.project_id == project.id)
+    state = db.session.scalar(query)
+    if state is None:
+        db.session.add(WorkspaceState(user_id=user.id, project_id=project.id, stage="repository",
+                                      desired_state="running", stage_started_at=utcnow(),
+                                      coder_workspace_name=project.workspace_name))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+        state = db.session.scalar(query)
+    return state
+
+
+def _acquire(state: WorkspaceState, owner: str) -> bool:
+    now = utcnow()
+    result = db.session.execute(
+        update(WorkspaceState)
+        .where(WorkspaceState.id == state.id,
+               or_(WorkspaceState.lease_until.is_(None), WorkspaceState.lease_until < now,
+                   WorkspaceState.lease_owner == owner))
+        .values(lease_owner=owner, lease_until=now + LEASE)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.refresh(state)
+    return result.rowcount == 1
+
+
+def _release(state: WorkspaceState, owner: str) -> None:
+    db.session.rollback()
+    db.session.execute(update(WorkspaceState).where(WorkspaceState.id == state.id,
+                                                    WorkspaceState.lease_owner == owner)
+                       .values(lease_owner=None, lease_until=None)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def _set_stage(state: WorkspaceState, stage: str, error: str | None = None) -> None:
+    if state.stage != stage:
+        state.stage = stage
+        state.stage_started_at = utcnow()
+    state.last_error = error
+
+
+def stored_status(state: WorkspaceState) -> Status:
+    """What the last pass saw, without calling anyone (another worker holds the lease)."""
+    if state.stage == "failed":
+        return Status("failed", state.last_error or "Provisioning failed.", failed=True)
+    if state.stage == "stopped":
+        return Status("stopped", "Your workspace is stopped.", stopped=True)
+    return Status(state.stage if state.stage in STAGES else "workspace",
+                  STAGES.get(state.stage, "Working") + "…")
+
+
+# -- intent -------------------------------------------------------------------------------
+def want_running(user: User, project: Project, *, retry: bool = False) -> WorkspaceState:
+    """Record "I want my workspace for this project running" (opening the Code tab, Retry)."""
+    state = workspace_state(user, project)
+    state.desired_state = "running"
+    if retry and state.stage == "failed":
+        _set_stage(state, "retry")
+    db.session.commit()
+    return state
+
+
+# -- the pass -----------------------------------------------------------------------------
+def reconcile(services: Services, user: User, project: Project, role: Role) -> Status:
+    state = workspace_state(user, project)
+    if state.stage == "failed":
+        return stored_status(state)
+    owner = uuid.uuid4().hex
+    if not _acquire(state, owner):
+        return stored_status(state)
+    try:
+        status = _pass(services, user, project, role, state)
+        db.session.commit()
+        return status
+    except ProvisioningFailed as exc:
+        db.session.rollback()
+        _set_stage(state, "failed", str(exc))
+        audit.record(user, "workspace.failed", f"{project.group.slug}/{project.slug}",
+                     reason=str(exc)[:300])
+        db.session.commit()
+        return Status("failed", str(exc), failed=True)
+    except (ServiceUnavailable, RateLimited) as exc:
+        db.session.rollback()
+        return _transient_or_timeout(services, state, exc.user_message + " Retrying automatically.")
+    except ServiceError as exc:
+        db.session.rollback()
+        _set_stage(state, "failed", _explain(exc))
+        db.session.commit()
+        return Status("failed", _explain(exc), failed=True)
+    finally:
+        _release(state, owner)
+
+
+def _explain(exc: ServiceError) -> str:
+    service = exc.service.capitalize()
+    if isinstance(exc, Unauthorized):
+        return (f"{service} refused the portal's credentials. An administrator must check "
+                f"the portal's {service} token.")
+    if isinstance(exc, BadResponse):
+        return f"{service} sent a reply the portal could not understand ({exc.message})."
+    return f"{service} refused the request: {exc.message}"
+
+
+def _timed_out(services: Services, state: WorkspaceState) -> bool:
+    started = tokens.aware(state.stage_started_at)
+    return started is not None and utcnow() - started > dt.timedelta(
+        seconds=services.settings.build_timeout)
+
+
+def _transient_or_timeout(services: Services, state: WorkspaceState, message: str) -> Status:
+    if _timed_out(services, state):
+        _set_stage(state, "failed", f"Gave up after {services.settings.build_timeout} s: {message}")
+        db.session.commit()
+        return Status("failed", state.last_error or message, failed=True)
+    stage = state.stage if state.stage in STAGES else "workspace"
+    return Status(stage, message, transient=True)
+
+
+def _pass(services: Services, user: User, project: Project, role: Role,
+          state: WorkspaceState) -> Status:
+    retrying = state.stage == "retry"
+    # 1. Gitea: account, organization, teams, team of the role, repository (once).
+    if state.repo_ready_at is None or not project.clone_url:
+        _set_stage(state, "repository")
+        db.session.commit()
+        try:
+            login, clone_url = ensure_repository(services.gitea, user, project, role)
+        except GiteaIdentityConflict as exc:
+            raise ProvisioningFailed(str(exc)) from None
+        project.clone_url = clone_url
+        state.repo_ready_at = utcnow()
+        _set_stage(state, "account")
+        db.session.commit()
+        # One stage a pass, so that the Code tab shows each as it happens.
+        return Status("account", "The repository is ready. Preparing your account…")
+
+    # 2. Coder: the person's account and token.
+    try:
+        token = tokens.coder_token(services, user)
+    except Unauthorized:
+        raise
+    as_user = services.coder.as_user(token)
+
+    # 3. The workspace: find or create, start when stopped, watch the build.
+    try:
+        workspace = _find_workspace(as_user, state, project)
+    except Unauthorized:
+        tokens.forget(user, tokens.CODER_TOKEN)  # revoked or expired early: mint anew next poll
+        return Status(state.stage, "Renewing your workspace credentials…", transient=True)
+    if workspace is None:
+        if state.desired_state != "running":
+            _set_stage(state, "stopped")
+            return Status("stopped", "Your workspace is not created.", stopped=True)
+        _set_stage(state, "workspace")
+        workspace = _create_workspace(services, as_user, user, project)
+        state.coder_workspace_id = workspace["id"]
+        audit.record(user, "workspace.create", project.workspace_name, project_id=project.id)
+        db.session.commit()
+
+    status = readiness(workspace)
+    state.build_id = status.build_id
+    return _act_on(services, as_user, token, user, project, state, workspace, status, retrying)
+
+
+def _find_workspace(as_user, state: WorkspaceState, project: Project) -> dict | None:
+    if state.coder_workspace_id:
+        workspace = as_user.get_workspace_by_id(state.coder_workspace_id)
+        if workspace is not None:
+            return workspace
+        state.coder_workspace_id = None
+    workspace = as_user.get_workspace("me", project.workspace_name)
+    if workspace is not None:
+        state.coder_workspace_id = workspace["id"]
+    return workspace
+
+
+def _template_id(services: Services) -> str:
+    key = (services.settings.coder_url, services.settings.coder_template)
+    with _template_lock:
+        cached = _TEMPLATE_CACHE.get(key)
+    if cached and time.monotonic() - cached[0] < _TEMPLATE_TTL:
+        return cached[1]
+    template = services.coder.template_by_name(None, services.settings.coder_template)
+    with _template_lock:
+        _TEMPLATE_CACHE[key] = (time.monotonic(), template["id"])
+    return template["id"]
+
+
+def workspace_parameters(services: Services, user: User, project: Project) -> dict[str, str]:
+    """The rich parameters of the person's workspace (names declared in workspace_params)."""
+    gitea_login = user.username
+    values = {
+        "git_repo": project.clone_url or "",
+        "gitea_token": tokens.gitea_token(services, user, gitea_login),
+    }
+    unknown = set(values) - set(PARAMETERS)
+    assert not unknown, f"parameters not declared in workspace_params: {unknown}"
+    return values
+
+
+def _create_workspace(services: Services, as_user, user: User, project: Project) -> dict:
+    try:
+        template_id = _template_id(services)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise ProvisioningFailed(f"The workspace template '{services.settings.coder_template}' "
+                                     "does not exist in Coder. An administrator must push it.") from None
+        raise
+    params = workspace_parameters(services, user, project)
+    try:
+        return as_user.create_workspace("me", project.workspace_name, template_id, params,
+                                        ttl_ms=WORKSPACE_TTL_MS)
+    except ServiceError as exc:
+        if exc.status == 409:  # created by a pass that lost its lease: adopt it
+            existing = as_user.get_workspace("me", project.workspace_name)
+            if existing is not None:
+                return existing
+        raise
+
+
+def _act_on(services: Services, as_user, token: str, user: User, project: Project,
+            state: WorkspaceState, workspace: dict, status: WorkspaceStatus,
+            retrying: bool) -> Status:
+    ws_id = workspace["id"]
+    if state.desired_state != "running":
+        _set_stage(state, "stopped")
+        word = "stopped" if status.stage in ("stopped", "failed") else "stopping"
+        return Status("stopped", f"Your workspace is {word}.", stopped=True)
+    if status.failed:
+        if retrying:
+            as_user.start_workspace(ws_id)
+            audit.record(user, "workspace.start", project.workspace_name, retry=True)
+            _set_stage(state, "building")
+            return Status("building", "Starting a new build…")
+        tail = _log_tail(as_user, status.build_id)
+        reason = status.job_error or "The workspace build failed."
+        raise ProvisioningFailed(reason + (f" — {tail.errors[-1]}" if tail and tail.errors else ""))
+    if status.stage == "stopped":
+        as_user.start_workspace(ws_id)
+        audit.record(user, "workspace.start", project.workspace_name)
+        _set_stage(state, "building")
+        return Status("building", "Starting your workspace…")
+    if status.stage == "deleted":
+        state.coder_workspace_id = None
+        return Status("workspace", "The workspace was deleted; creating it again…", transient=True)
+    stage = CODER_TO_STAGE.get(status.stage, "building")
+    if stage == "ready":
+        _set_stage(state, "ready")
+        owner = _str(workspace.get("owner_name")) or user.username
+        app_url = services.coder.app_url(owner, project.workspace_name, folder=PROJECT_FOLDER)
+        iframe = as_user.auth_redirect(token, app_url)
+        return Status("ready", "Ready.", ready=True, iframe_url=iframe, app_url=app_url,
+                      warnings=status.warnings)
+    _set_stage(state, stage)
+    if _timed_out(services, state):
+        raise ProvisioningFailed(f"The workspace did not become ready within "
+                                 f"{services.settings.build_timeout} s ({status.message})")
+    tail = _log_tail(as_user, status.build_id) if stage == "building" else None
+    return Status(stage, status.message, log_tail=tail.lines[-6:] if tail else (),
+                  warnings=status.warnings)
+
+
+def _log_tail(as_user, build_id: str | None):
+    if not build_id:
+        return None
+    try:
+        return as_user.build_logs(build_id, tail=20)
+    except ServiceError:
+        return None  # the log is a nicety; never fail a pass for it
+
+
+def _str(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# -- actions from the Overview tab --------------------------------------------------------
+def set_running(services: Services, user: User, project: Project, running: bool) -> str:
+    """Stop or start the person's workspace now; returns a message for the page."""
+    state = workspace_state(user, project)
+    state.desired_state = "running" if running else "stopped"
+    db.session.commit()
+    if not state.coder_workspace_id:
+        return "Your workspace has not been created yet." if not running else "Starting…"
+    as_user = services.coder.as_user(tokens.coder_token(services, user))
+    if running:
+        as_user.start_workspace(state.coder_workspace_id)
+        _set_stage(state, "building")
+    else:
+        as_user.stop_workspace(state.coder_workspace_id)
+        _set_stage(state, "stopped")
+    audit.record(user, "workspace.start" if running else "workspace.stop", project.workspace_name)
+    db.session.commit()
+    return "Your workspace is starting." if running else "Your workspace is stopping."
+
+
+def keep_alive(services: Services, user: User, project: Project) -> None:
+    """The IDE is open: push the auto-stop deadline out (Coder's activity bump)."""
+    state = workspace_state(user, project)
+    if state.coder_workspace_id and state.stage == "ready":
+        as_user = services.coder.as_user(tokens.coder_token(services, user))
+        as_user.extend_deadline(state.coder_workspace_id,
+                                utcnow() + dt.timedelta(milliseconds=WORKSPACE_TTL_MS))

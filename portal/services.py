@@ -1,0 +1,46 @@
+"""The outside systems as the app's settings describe them: one client per system.
+
+Built once per app (clients hold their HTTP session and immutable look-ups)
+and handed to code below the view layer, which never sees a request.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from .clients.coder import CoderClient
+from .clients.gitea import GiteaClient
+from .config import Settings
+from .crypto import SecretBox
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    coder: CoderClient
+    gitea: GiteaClient
+    box: SecretBox
+
+
+def build(settings: Settings) -> Services:
+    timeouts = {"connect_timeout": settings.http_connect_timeout,
+                "read_timeout": settings.http_read_timeout}
+    return Services(
+        settings=settings,
+        coder=CoderClient(settings.coder_url, settings.coder_admin_api_key,
+                          login_type=settings.coder_login_type,
+                          organization=settings.coder_organization,
+                          wildcard_host=settings.coder_wildcard_host, **timeouts),
+        gitea=GiteaClient(settings.gitea_url, settings.gitea_admin_token,
+                          auth_source_id=settings.gitea_auth_source_id, **timeouts),
+        box=SecretBox(settings.encryption_key),
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["portal.services"] = build(app.config["SETTINGS"])
+
+
+def services() -> Services:
+    return current_app.extensions["portal.services"]

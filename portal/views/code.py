@@ -1,0 +1,90 @@
+"""The Code tab: record the intent, poll reconcile through a self-replacing partial, embed the IDE."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from .. import provisioning
+from ..clients.http import ServiceError
+from ..htmx import hx_redirect
+from ..permissions import effective_role, project_for
+from ..services import services
+
+bp = Blueprint("code", __name__)
+POLL_SECONDS = 1.5
+
+
+def _render(project, status):
+    if status.ready:
+        return render_template("code/_ide.html", project=project, status=status)
+    return render_template("code/_status.html", project=project, status=status,
+                           stages=provisioning.STAGES, poll=POLL_SECONDS)
+
+
+@bp.get("/projects/<int:project_id>/code")
+@login_required
+def tab(project_id: int):
+    project, role = project_for(current_user, project_id)
+    state = provisioning.workspace_state(current_user, project)
+    return render_template("code/tab.html", project=project, role=effective_role(current_user, role),
+                           tab="code", status=provisioning.stored_status(state),
+                           stages=provisioning.STAGES)
+
+
+@bp.post("/projects/<int:project_id>/code/open")
+@login_required
+def open_(project_id: int):
+    """The intent ("I want my workspace running"), then the first reconcile pass."""
+    project, role = project_for(current_user, project_id)
+    provisioning.want_running(current_user, project)
+    status = provisioning.reconcile(services(), current_user, project, effective_role(current_user, role))
+    return _render(project, status)
+
+
+@bp.post("/projects/<int:project_id>/code/status")
+@login_required
+def status(project_id: int):
+    project, role = project_for(current_user, project_id)
+    result = provisioning.reconcile(services(), current_user, project, effective_role(current_user, role))
+    return _render(project, result)
+
+
+@bp.post("/projects/<int:project_id>/code/retry")
+@login_required
+def retry(project_id: int):
+    project, role = project_for(current_user, project_id)
+    provisioning.want_running(current_user, project, retry=True)
+    result = provisioning.reconcile(services(), current_user, project, effective_role(current_user, role))
+    return _render(project, result)
+
+
+@bp.post("/projects/<int:project_id>/code/keepalive")
+@login_required
+def keepalive(project_id: int):
+    project, _ = project_for(current_user, project_id)
+    try:
+        provisioning.keep_alive(services(), current_user, project)
+    except ServiceError:
+        return "", 204  # best effort: the next beat tries again
+    return "", 204
+
+
+@bp.post("/projects/<int:project_id>/workspace/<action>")
+@login_required
+def workspace_action(project_id: int, action: str):
+    project, _ = project_for(current_user, project_id)
+    if action not in ("start", "stop", "restart"):
+        flash("Unknown action.", "error")
+        return redirect(url_for("projects.show", project_id=project.id), 303)
+    try:
+        if action == "restart":
+            provisioning.set_running(services(), current_user, project, running=False)
+            provisioning.want_running(current_user, project)
+            return hx_redirect(url_for("code.tab", project_id=project.id))
+        message = provisioning.set_running(services(), current_user, project, running=action == "start")
+        flash(message, "success")
+    except ServiceError as exc:
+        flash(f"{exc.user_message} Nothing was changed; try again in a moment.", "error")
+    if action == "start":
+        return hx_redirect(url_for("code.tab", project_id=project.id))
+    return hx_redirect(url_for("projects.show", project_id=project.id))

@@ -1,0 +1,46 @@
+"""Helpers for tests that drive reconcile directly."""
+from __future__ import annotations
+
+import time
+
+from portal import provisioning
+from portal.extensions import db
+from portal.models import Group, Membership, Project, Role, User
+from portal.services import services
+
+
+def seed(email: str = "ada@example.com", group: str = "ml-team", project: str = "vision",
+         role: Role = Role.lead) -> tuple[User, Project]:
+    """A person, a group and a project in the portal's database (inside an app context)."""
+    user = db.session.scalar(db.select(User).where(User.email == email))
+    if user is None:
+        user = User(sub=f"sub-{email}", email=email, name=email.split("@")[0].title(),
+                    username=email.split("@")[0].replace(".", "-"))
+        db.session.add(user)
+    grp = db.session.scalar(db.select(Group).where(Group.slug == group))
+    if grp is None:
+        grp = Group(slug=group, name=group.title())
+        db.session.add(grp)
+    db.session.flush()
+    if not db.session.scalar(db.select(Membership).where(Membership.user_id == user.id,
+                                                         Membership.group_id == grp.id)):
+        db.session.add(Membership(user=user, group=grp, role=role))
+    proj = db.session.scalar(db.select(Project).where(Project.group_id == grp.id, Project.slug == project))
+    if proj is None:
+        proj = Project(group=grp, slug=project, name=project.title())
+        db.session.add(proj)
+    db.session.commit()
+    return user, proj
+
+
+def run_until_done(user, project, role=Role.lead, timeout: float = 30.0, pause: float = 0.05):
+    """Call reconcile until ready or failed; return (final status, stages seen in order)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        status = provisioning.reconcile(services(), user, project, role)
+        if not seen or seen[-1] != status.stage:
+            seen.append(status.stage)
+        if status.done or time.monotonic() > deadline:
+            return status, seen
+        time.sleep(pause)
