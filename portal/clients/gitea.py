@@ -25,12 +25,13 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import quote
 
 import requests
 
+from portal.clients.gitea_types import (  # noqa: F401 - re-exported
+    GiteaHealth, GiteaOrg, GiteaRepo, GiteaTeam, GiteaToken, GiteaUser)
 from portal.clients.http import (BadRequest, BadResponse, Conflict, NotFound, ServerError,
                                  ServiceClient, ServiceUnavailable)
 
@@ -52,60 +53,6 @@ PORTAL_TEAMS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 T = TypeVar("T")
-
-
-# -- reply types ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GiteaUser:
-    id: int
-    login: str
-    email: str = ""
-    is_admin: bool = False
-    login_name: str = ""   # the external identity (OIDC sub) when linked to an auth source
-    source_id: int = 0
-
-
-@dataclass(frozen=True)
-class GiteaOrg:
-    id: int
-    name: str
-    visibility: str = ""
-
-
-@dataclass(frozen=True)
-class GiteaTeam:
-    id: int
-    name: str
-    permission: str = ""
-    units_map: dict[str, str] = field(default_factory=dict, hash=False)
-    includes_all_repositories: bool = False
-
-
-@dataclass(frozen=True)
-class GiteaRepo:
-    id: int
-    name: str
-    full_name: str
-    owner: str
-    clone_url: str
-    default_branch: str = ""
-    private: bool = False
-    empty: bool = False
-
-
-@dataclass(frozen=True)
-class GiteaToken:
-    id: int
-    name: str
-    secret: str = field(default="", repr=False)  # reply field `sha1`; only on creation
-    scopes: tuple[str, ...] = ()
-    last_eight: str = ""
-
-
-@dataclass(frozen=True)
-class GiteaHealth:
-    ok: bool
-    status: str            # "pass", "fail" or the HTTP status when the reply was unexpected
 
 
 # -- per-name serialisation of creates -----------------------------------------------------
