@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from portal.clients.coder import STAGES, CoderClient, MintedToken, readiness
+from portal.clients.coder import CoderClient, MintedToken, readiness
+from portal.clients.coder_status import STAGES
 from portal.clients.http import (
     BadRequest, BadResponse, Conflict, NotFound, RateLimited, ServerError, ServiceError,
     ServiceUnavailable, Unauthorized)
