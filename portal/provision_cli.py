@@ -6,6 +6,7 @@ from .extensions import db
 from .forms import EMAIL_RE
 from .models import Group, Membership, Project, Role, User
 from .names import unique_name, username_from, validate_group_slug, validate_project_slug
+from .slugs import name_taken
 
 
 def ensure_records(email: str, group_slug: str, project_slug: str) -> tuple[User, Project, Role]:
@@ -22,12 +23,12 @@ def ensure_records(email: str, group_slug: str, project_slug: str) -> tuple[User
     if user is None:
         sub = f"provisioned:{email}"
         base = username_from(None, email, sub)
-        username = unique_name(base, lambda c: db.session.scalar(
-            db.select(User.id).where(db.func.lower(User.username) == c.lower())) is not None,
-            identity=sub)
+        username = unique_name(base, name_taken, identity=sub)
         user = User(sub=sub, email=email, name=email.split("@")[0], username=username)
         db.session.add(user)
     group = db.session.scalar(db.select(Group).where(Group.slug == group_slug))
+    if group is None and name_taken(group_slug):
+        raise ValueError(f"{group_slug!r} is a person's username; Gitea needs another name for the group")
     if group is None:
         group = Group(slug=group_slug, name=group_slug)
         db.session.add(group)

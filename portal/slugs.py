@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .extensions import db
-from .models import Group, Project
+from .models import Group, Project, User
 from .names import slugify, validate_group_slug, validate_project_slug
 
 GROUP_SLUG_MAX = 40
@@ -17,8 +17,14 @@ def group_slug(name: str, slug: str | None) -> tuple[str, str | None]:
     reason = validate_group_slug(slug)
     if reason:
         return slug, reason
-    taken = db.session.scalar(db.select(Group.id).where(db.func.lower(Group.slug) == slug))
-    return slug, ("This short name is taken; choose another." if taken else None)
+    return slug, ("This short name is taken; choose another." if name_taken(slug) else None)
+
+
+def name_taken(name: str) -> bool:
+    """Gitea has one namespace for people and organisations: a group slug must not be a username."""
+    name = name.lower()
+    return (db.session.scalar(db.select(Group.id).where(db.func.lower(Group.slug) == name)) is not None
+            or db.session.scalar(db.select(User.id).where(db.func.lower(User.username) == name)) is not None)
 
 
 def project_slug(group: Group, name: str, slug: str | None) -> tuple[str, str | None]:

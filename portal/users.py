@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from .extensions import db
 from .models import User
 from .names import unique_name, username_from
+from .slugs import name_taken
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
@@ -42,9 +43,7 @@ def upsert_from_claims(claims: dict, admin_group: str) -> tuple[User, bool]:
     if user is None:
         preferred = claims.get("preferred_username") if isinstance(claims.get("preferred_username"), str) else None
         base = username_from(preferred, email, sub)
-        username = unique_name(base, lambda candidate: db.session.scalar(
-            db.select(User.id).where(db.func.lower(User.username) == candidate.lower())) is not None,
-            identity=sub)
+        username = unique_name(base, name_taken, identity=sub)
         user = User(sub=sub, email=email, name=name, username=username, is_admin=is_admin)
         db.session.add(user)
         try:

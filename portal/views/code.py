@@ -11,14 +11,25 @@ from ..permissions import effective_role, project_for
 from ..services import services
 
 bp = Blueprint("code", __name__)
-POLL_SECONDS = 1.5
+# How long the status partial waits before its next poll, by stage: the portal's own steps
+# follow each other at once; a build takes minutes; the last step (agent and IDE start) is
+# polled often so the IDE appears soon after it is ready.
+POLL_SECONDS = {"repository": 0.2, "account": 0.2, "workspace": 0.5, "building": 1.5,
+                "starting": 0.4}
+TRANSIENT_POLL_SECONDS = 3.0
+
+
+def poll_seconds(status) -> float:
+    if status.transient:
+        return TRANSIENT_POLL_SECONDS
+    return POLL_SECONDS.get(status.stage, 1.5)
 
 
 def _render(project, status):
     if status.ready:
         return render_template("code/_ide.html", project=project, status=status)
     return render_template("code/_status.html", project=project, status=status,
-                           stages=provisioning.STAGES, poll=POLL_SECONDS)
+                           stages=provisioning.STAGES, poll=poll_seconds(status))
 
 
 @bp.get("/projects/<int:project_id>/code")
