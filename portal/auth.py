@@ -160,6 +160,13 @@ def _finish_sign_in(claims: dict, via: str):
     user.last_seen_at = utcnow()
     audit.record(user, "user.sign_in", user.email, via=via, created=created)
     db.session.commit()
+    try:  # pending invitations (portal/invitations.py); never blocks a sign-in
+        from .invitations import apply_at_sign_in
+        for group in apply_at_sign_in(current_app.extensions["portal.services"], user, claims):
+            flash(f"You joined “{group.name}”.", "success")
+    except Exception:  # noqa: BLE001
+        db.session.rollback()
+        log.exception("applying invitations at sign-in failed")
     login_user(user)
     session.permanent = True
     target = session.pop(NEXT_KEY, None) or url_for("dashboard.index")

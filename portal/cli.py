@@ -9,9 +9,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .doctor import doctor_command
+from .drift import reconcile_command
 
 portal_cli = AppGroup("portal", help="Operate the portal: checks, provisioning, reconciliation.")
 portal_cli.add_command(doctor_command)
+portal_cli.add_command(reconcile_command)
 
 
 def init_app(app: Flask) -> None:

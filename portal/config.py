@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 from dataclasses import dataclass, field, fields
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -23,6 +24,9 @@ DEV_CODER_URL = "http://127.0.0.1:7080"
 DEV_GITEA_URL = "http://127.0.0.1:7300"
 DEV_CODER_TOKEN = "devstack-coder-admin-token"
 DEV_GITEA_TOKEN = "devstack-gitea-admin-token"
+# The simulated LiteLLM runs only when LITELLM_URL is set to this address (off by default).
+DEV_LITELLM_URL = "http://127.0.0.1:7400"
+DEV_LITELLM_KEY = "sk-devstack-litellm-master-key"
 DEV_SECRET_KEY = "dev-only-not-secret-key-portal-embedded-default"
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="  # base64 of 32 bytes
 
@@ -59,11 +63,16 @@ class Settings:
     gitea_auth_source_id: int | None = None
     litellm_url: str | None = None
     litellm_master_key: str | None = _secret(None)
+    litellm_models: tuple[str, ...] = ()
+    litellm_max_budget: float | None = None
+    litellm_rpm_limit: int = 60
     smtp_url: str | None = _secret(None)
     http_connect_timeout: float = 3.0
     http_read_timeout: float = 10.0
     build_timeout: int = 600
     bind_host: str | None = None
+    invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
+    removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
 
     @property
     def oidc_enabled(self) -> bool:
@@ -141,11 +150,18 @@ class Settings:
         litellm_url = get("LITELLM_URL")
         if litellm_url:
             _url(litellm_url, "LITELLM_URL")
-            if not get("LITELLM_MASTER_KEY"):
+            if not get("LITELLM_MASTER_KEY") and not (dev and litellm_url == DEV_LITELLM_URL):
                 raise ConfigError("LITELLM_MASTER_KEY is required when LITELLM_URL is set")
+        litellm_key = get("LITELLM_MASTER_KEY") or (
+            DEV_LITELLM_KEY if dev and litellm_url == DEV_LITELLM_URL else None)
+        litellm_models = _models(get("LITELLM_MODELS"))
+        litellm_budget = _budget(get("LITELLM_MAX_BUDGET"))
         smtp_url = get("SMTP_URL")
         if smtp_url and urlsplit(smtp_url).scheme not in {"smtp", "smtps", "smtp+starttls"}:
             raise ConfigError("SMTP_URL must look like smtp://user:pass@host:25 (or smtps://, smtp+starttls://)")
+        removal_policy = (get("PORTAL_REMOVAL_POLICY") or "stop").lower()
+        if removal_policy not in {"stop", "delete"}:
+            raise ConfigError("PORTAL_REMOVAL_POLICY must be stop or delete")
 
         return cls(
             dev=dev,
@@ -166,12 +182,17 @@ class Settings:
             gitea_admin_token=gitea_token,
             gitea_auth_source_id=_int(env, "GITEA_AUTH_SOURCE_ID", None, minimum=1),
             litellm_url=litellm_url,
-            litellm_master_key=get("LITELLM_MASTER_KEY"),
+            litellm_master_key=litellm_key,
+            litellm_models=litellm_models,
+            litellm_max_budget=litellm_budget,
+            litellm_rpm_limit=_int(env, "LITELLM_RPM_LIMIT", 60, minimum=1),
             smtp_url=smtp_url,
             http_connect_timeout=_float(env, "PORTAL_HTTP_CONNECT_TIMEOUT", 3.0),
             http_read_timeout=_float(env, "PORTAL_HTTP_READ_TIMEOUT", 10.0),
             build_timeout=_int(env, "PORTAL_BUILD_TIMEOUT", 600, minimum=10),
             bind_host=get("PORTAL_BIND_HOST") or get("FLASK_RUN_HOST"),
+            invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
+            removal_policy=removal_policy,
         )
 
     def public_view(self) -> dict[str, str]:
@@ -219,6 +240,32 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds") from None
     if not 0 < value <= 300:
         raise ConfigError(f"{name} must be between 0 and 300 seconds")
+    return value
+
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.:/@+-]{0,127}$")
+
+
+def _models(raw: str | None) -> tuple[str, ...]:
+    """LITELLM_MODELS: a comma list of gateway model names (empty: every model)."""
+    names = tuple(dict.fromkeys(n.strip() for n in (raw or "").split(",") if n.strip()))
+    for name in names:
+        if not _MODEL_NAME.match(name):
+            raise ConfigError("LITELLM_MODELS must be a comma-separated list of model names "
+                              "(letters, digits and . _ - : / @ +)")
+    return names
+
+
+def _budget(raw: str | None) -> float | None:
+    """LITELLM_MAX_BUDGET: a positive amount (the gateway's currency, usually USD) or unset."""
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError("LITELLM_MAX_BUDGET must be a number (e.g. 25 or 12.5)") from None
+    if not 0 < value < 1_000_000 or value != value:
+        raise ConfigError("LITELLM_MAX_BUDGET must be a positive amount below 1000000")
     return value
 
 

@@ -1,7 +1,9 @@
 """WTForms forms (flask-wtf): CSRF-protected, validated server-side with clear messages."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+
+from .source_urls import check_source_url
 
 EMAIL_RE = r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 
@@ -28,3 +30,10 @@ class ProjectForm(FlaskForm):
     slug = StringField("Short name (used for the repository)",
                        validators=[Length(max=60, message="At most 60 characters.")])
     description = StringField("Description", validators=[Length(max=2000, message="At most 2000 characters.")])
+    source_url = StringField("Import an existing repository (optional)",
+                             validators=[Length(max=500, message="At most 500 characters.")])
+
+    def validate_source_url(self, field):
+        reason = check_source_url(field.data)
+        if reason:
+            raise ValidationError(reason)

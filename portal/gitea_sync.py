@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from .clients.gitea import GiteaClient
+from .clients.gitea_migrate import is_github
+from .clients.http import BadRequest
 from .models import Group, Project, Role, User
 
 CONTRIBUTORS, READERS = "Contributors", "Readers"
@@ -9,6 +11,10 @@ CONTRIBUTORS, READERS = "Contributors", "Readers"
 
 class GiteaIdentityConflict(Exception):
     """A Gitea account of this name belongs to someone else."""
+
+
+class RepositoryImportFailed(Exception):
+    """Gitea could not import the project's source repository (message is for people)."""
 
 
 def team_for(role: Role) -> tuple[str, str]:
@@ -42,10 +48,29 @@ def apply_role(gitea: GiteaClient, teams: dict, login: str, role: Role | None) -
     gitea.remove_team_member(teams[other].id, login)
 
 
-def ensure_repository(gitea: GiteaClient, user: User, project: Project, role: Role) -> tuple[str, str]:
-    """Everything Gitea needs for `user` to work on `project`; returns (login, clone URL)."""
+def ensure_repository(gitea: GiteaClient, user: User, project: Project, role: Role, *,
+                      source_token: str | None = None) -> tuple[str, str]:
+    """Everything Gitea needs for `user` to work on `project`; returns (login, clone URL).
+
+    A project with a `source_url` is imported with Gitea's migrate API
+    (`source_token`: the creator's GitHub token, used for github.com sources).
+    """
     login = ensure_user(gitea, user)
     teams = ensure_group(gitea, project.group)
     apply_role(gitea, teams, login, role)
-    repo = gitea.create_repo(project.group.slug, project.slug, description=project.description)
+    if project.source_url:
+        repo = _import(gitea, project, source_token)
+    else:
+        repo = gitea.create_repo(project.group.slug, project.slug, description=project.description)
     return login, repo.clone_url
+
+
+def _import(gitea: GiteaClient, project: Project, token: str | None):
+    try:
+        return gitea.migrate_repo(project.group.slug, project.slug, project.source_url,
+                                  description=project.description, auth_token=token)
+    except BadRequest as exc:  # 422: Gitea could not read the source, or refused the address
+        hint = ("" if token or not is_github(project.source_url) else
+                " If the repository is private, add your GitHub token in Settings, then retry.")
+        raise RepositoryImportFailed(
+            f"Gitea could not import {project.source_url}: {exc.message}.{hint}") from None

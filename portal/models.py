@@ -11,6 +11,7 @@ import enum
 from flask_login import UserMixin
 from sqlalchemy import (JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text,
                         UniqueConstraint, func)
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -82,6 +83,11 @@ class Membership(db.Model):
                                        nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
+    # Gitea team sync (portal/membership.py): pending when the last change could not be applied.
+    sync_pending: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                               server_default=sa_false())
+    sync_error: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(back_populates="memberships")
     group: Mapped[Group] = relationship(back_populates="memberships")
@@ -96,6 +102,8 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     clone_url: Mapped[str | None] = mapped_column(String(500))  # HTTPS, once Gitea has the repo
+    # An existing HTTPS repository the Gitea repository is imported from (Gitea's migrate API).
+    source_url: Mapped[str | None] = mapped_column(String(500))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
@@ -127,6 +135,10 @@ class WorkspaceState(db.Model):
     # A short lease so that one worker at a time reconciles this row (others read it).
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # When a pass (or the dashboard's batch read) last saw the workspace in Coder, and the
+    # plain app URL once ready (no key in it): a re-open within seconds needs only the hand-off.
+    observed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    app_url: Mapped[str | None] = mapped_column(String(500))
     stage_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
@@ -136,6 +148,27 @@ class WorkspaceState(db.Model):
 
     user: Mapped[User] = relationship()
     project: Mapped[Project] = relationship()
+
+
+class Invitation(db.Model):
+    """A pending invitation of someone who has not signed in yet (portal/invitations.py)."""
+
+    __tablename__ = "invitations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=False,
+                                          index=True)
+    email: Mapped[str] = mapped_column(String(320), nullable=False, index=True)  # lower-cased
+    role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20),
+                                       nullable=False)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    group: Mapped[Group] = relationship()
+    invited_by: Mapped[User | None] = relationship()
 
 
 class AuditEvent(db.Model):

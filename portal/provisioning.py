@@ -14,17 +14,18 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, tokens
+from . import ai_keys, audit, github_tokens, tokens
 from .clients.coder import WorkspaceStatus, readiness
 from .clients.http import (BadResponse, RateLimited, ServiceError, ServiceUnavailable,
                            Unauthorized)
 from .extensions import db
-from .gitea_sync import GiteaIdentityConflict, ensure_repository
+from .gitea_sync import GiteaIdentityConflict, RepositoryImportFailed, ensure_repository
+from .membership import heal_team_membership
 from .models import Project, Role, User, WorkspaceState, utcnow
 from .services import Services
 from .workspace_params import PARAMETERS, PROJECT_FOLDER
@@ -44,6 +45,7 @@ CODER_TO_STAGE = {"not_created": "workspace", "pending": "building", "building":
                   "starting_agent": "starting", "ready": "ready", "stopping": "building",
                   "stopped": "building", "deleting": "workspace", "deleted": "workspace"}
 LEASE = dt.timedelta(seconds=30)
+READY_TRUST = dt.timedelta(seconds=20)  # how long a seen-ready workspace is trusted without a read
 WORKSPACE_TTL_MS = 60 * 60 * 1000  # auto-stop one hour after the last activity
 _TEMPLATE_CACHE: dict[tuple[str, str], tuple[float, str]] = {}
 _TEMPLATE_TTL = 300.0
@@ -152,13 +154,18 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
     state = workspace_state(user, project)
     if state.stage == "failed":
         return stored_status(state)
+    if state.repo_ready_at is not None:  # lazy self-heal of the Gitea team (no call when fresh)
+        heal_team_membership(services, user, project, state)
+    fast = _ready_fast_path(services, user, state)
+    if fast is not None:
+        return _with_ai_notice(services, user, state, fast)
     owner = uuid.uuid4().hex
     if not _acquire(state, owner):
         return stored_status(state)
     try:
         status = _pass(services, user, project, role, state)
         db.session.commit()
-        return status
+        return _with_ai_notice(services, user, state, status)
     except ProvisioningFailed as exc:
         db.session.rollback()
         _set_stage(state, "failed", str(exc))
@@ -176,6 +183,22 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
         return Status("failed", _explain(exc), failed=True)
     finally:
         _release(state, owner)
+
+
+def _ready_fast_path(services: Services, user: User, state: WorkspaceState) -> Status | None:
+    """A workspace seen ready moments ago needs only the iframe hand-off (one call)."""
+    observed = tokens.aware(state.observed_at)
+    if (state.stage != "ready" or not state.app_url or observed is None
+            or utcnow() - observed > READY_TRUST):
+        return None
+    token = tokens.stored(services, user, tokens.CODER_TOKEN)
+    if not token:
+        return None
+    try:
+        iframe = services.coder.as_user(token).auth_redirect(token, state.app_url)
+    except ServiceError:
+        return None  # the full pass finds out what is wrong
+    return Status("ready", "Ready.", ready=True, iframe_url=iframe, app_url=state.app_url)
 
 
 def _explain(exc: ServiceError) -> str:
@@ -211,8 +234,9 @@ def _pass(services: Services, user: User, project: Project, role: Role,
         _set_stage(state, "repository")
         db.session.commit()
         try:
-            login, clone_url = ensure_repository(services.gitea, user, project, role)
-        except GiteaIdentityConflict as exc:
+            login, clone_url = ensure_repository(services.gitea, user, project, role,
+                                                 source_token=_import_token(services, project))
+        except (GiteaIdentityConflict, RepositoryImportFailed) as exc:
             raise ProvisioningFailed(str(exc)) from None
         project.clone_url = clone_url
         state.repo_ready_at = utcnow()
@@ -246,6 +270,7 @@ def _pass(services: Services, user: User, project: Project, role: Role,
 
     status = readiness(workspace)
     state.build_id = status.build_id
+    state.observed_at = utcnow()
     return _act_on(services, as_user, token, user, project, state, workspace, status, retrying)
 
 
@@ -279,10 +304,32 @@ def workspace_parameters(services: Services, user: User, project: Project) -> di
     values = {
         "git_repo": project.clone_url or "",
         "gitea_token": tokens.gitea_token(services, user, gitea_login),
+        # Always sent, "" included, so that a deleted token is gone at the next start.
+        "github_token": github_tokens.value(services, user) or "",
+        "ai_gateway_key": ai_keys.key_for_workspace(services, user)[0],
     }
+    model = ai_keys.default_model(services)
+    if model:  # else the template's default (an option list refuses "")
+        values["ai_model"] = model
     unknown = set(values) - set(PARAMETERS)
     assert not unknown, f"parameters not declared in workspace_params: {unknown}"
     return values
+
+
+def _import_token(services: Services, project: Project) -> str | None:
+    """The project creator's GitHub token, for importing a github.com source repository."""
+    if not project.source_url or project.created_by_id is None:
+        return None
+    return github_tokens.value(services, db.session.get(User, project.created_by_id))
+
+
+def _with_ai_notice(services: Services, user: User, state: WorkspaceState,
+                    status: Status) -> Status:
+    """Say on the Code tab when the workspace was built without an AI key."""
+    if (status.failed or not state.coder_workspace_id or not ai_keys.enabled(services)
+            or ai_keys.has_key(user) or ai_keys.UNAVAILABLE in status.warnings):
+        return status
+    return replace(status, warnings=(*status.warnings, ai_keys.UNAVAILABLE))
 
 
 def _create_workspace(services: Services, as_user, user: User, project: Project) -> dict:
@@ -315,7 +362,8 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         return Status("stopped", f"Your workspace is {word}.", stopped=True)
     if status.failed:
         if retrying:
-            as_user.start_workspace(ws_id)
+            as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
+                services, user, project))
             audit.record(user, "workspace.start", project.workspace_name, retry=True)
             _set_stage(state, "building")
             return Status("building", "Starting a new build…")
@@ -323,7 +371,9 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         reason = status.job_error or "The workspace build failed."
         raise ProvisioningFailed(reason + (f" — {tail.errors[-1]}" if tail and tail.errors else ""))
     if status.stage == "stopped":
-        as_user.start_workspace(ws_id)
+        # Current values: a GitHub token or AI key changed since the last build applies now.
+        as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
+            services, user, project))
         audit.record(user, "workspace.start", project.workspace_name)
         _set_stage(state, "building")
         return Status("building", "Starting your workspace…")
@@ -335,6 +385,7 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         _set_stage(state, "ready")
         owner = _str(workspace.get("owner_name")) or user.username
         app_url = services.coder.app_url(owner, project.workspace_name, folder=PROJECT_FOLDER)
+        state.app_url = app_url
         iframe = as_user.auth_redirect(token, app_url)
         return Status("ready", "Ready.", ready=True, iframe_url=iframe, app_url=app_url,
                       warnings=status.warnings)
@@ -370,7 +421,8 @@ def set_running(services: Services, user: User, project: Project, running: bool)
         return "Your workspace has not been created yet." if not running else "Starting…"
     as_user = services.coder.as_user(tokens.coder_token(services, user))
     if running:
-        as_user.start_workspace(state.coder_workspace_id)
+        as_user.start_workspace(state.coder_workspace_id,
+                                rich_parameter_values=workspace_parameters(services, user, project))
         _set_stage(state, "building")
     else:
         as_user.stop_workspace(state.coder_workspace_id)

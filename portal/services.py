@@ -11,6 +11,7 @@ from flask import Flask, current_app
 
 from .clients.coder import CoderClient
 from .clients.gitea import GiteaClient
+from .clients.litellm import LiteLLMClient
 from .config import Settings
 from .crypto import SecretBox
 
@@ -21,6 +22,7 @@ class Services:
     coder: CoderClient
     gitea: GiteaClient
     box: SecretBox
+    litellm: LiteLLMClient | None = None  # the AI gateway, when LITELLM_URL is set
 
 
 def build(settings: Settings) -> Services:
@@ -35,6 +37,8 @@ def build(settings: Settings) -> Services:
         gitea=GiteaClient(settings.gitea_url, settings.gitea_admin_token,
                           auth_source_id=settings.gitea_auth_source_id, **timeouts),
         box=SecretBox(settings.encryption_key),
+        litellm=(LiteLLMClient(settings.litellm_url, settings.litellm_master_key, **timeouts)
+                 if settings.litellm_url and settings.litellm_master_key else None),
     )
 
 

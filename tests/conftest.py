@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.oidc",
     "tests.fixtures.devstack_coder",
     "tests.fixtures.devstack_gitea",
+    "tests.fixtures.devstack_litellm",
     "tests.fixtures.devstack",
     "tests.fixtures.live",
 ]

@@ -116,6 +116,8 @@ def upgrade():
     sa.Column('repo_ready_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lease_owner', sa.String(length=64), nullable=True),
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('observed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('app_url', sa.String(length=500), nullable=True),
     sa.Column('stage_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),

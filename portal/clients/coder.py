@@ -211,14 +211,12 @@ class CoderClient:
         returned `username` is authoritative (an existing account may use
         another one). A username held by a different email is a Conflict.
         """
+        try:  # create first: a new person costs one call, an existing one two
+            return self.create_user(email, username, name)
+        except ServiceError as exc:
+            if exc.status != 409:
+                raise
         existing = self.get_user(username)
-        if existing is None:
-            try:
-                return self.create_user(email, username, name)
-            except ServiceError as exc:
-                if exc.status != 409:
-                    raise
-            existing = self.get_user(username)
         if existing is not None and existing["email"].lower() == email.lower():
             return existing
         by_email = self.find_user_by_email(email)

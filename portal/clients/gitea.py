@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import requests
 
+from portal.clients import gitea_migrate
 from portal.clients.gitea_types import (  # noqa: F401 - re-exported
     GiteaHealth, GiteaOrg, GiteaRepo, GiteaTeam, GiteaToken, GiteaUser)
 from portal.clients.http import (BadRequest, BadResponse, Conflict, NotFound, ServerError,
@@ -402,6 +403,14 @@ class GiteaClient:
                         return existing
                 raise
             return self._repo(reply, "POST", path)
+
+    def list_org_repos(self, org: str) -> list[GiteaRepo]:
+        """GET /orgs/{org}/repos, every page."""
+        return self._paginate(f"/orgs/{_seg(org)}/repos", self._repo)
+
+    def migrate_repo(self, org: str, name: str, clone_addr: str, **kwargs: Any) -> GiteaRepo:
+        """POST /repos/migrate (portal/clients/gitea_migrate.py), or the existing repo."""
+        return gitea_migrate.migrate_repo(self, org, name, clone_addr, **kwargs)
 
     def clone_url(self, owner: str, name: str) -> str:
         """The HTTPS clone URL, as Gitea reports it (honours ROOT_URL and sub-paths)."""

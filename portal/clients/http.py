@@ -250,7 +250,10 @@ def _server_message(resp: requests.Response) -> tuple[str, Any]:
         text = (resp.text or "").strip().splitlines()
         return (text[0][:200] if text else ""), None
     if isinstance(body, dict):
-        message = str(body.get("message") or body.get("error") or "")[:300]
+        error = body.get("error")
+        if isinstance(error, dict):  # LiteLLM: {"error": {"message", "type", "param", "code"}}
+            error = error.get("message")
+        message = str(body.get("message") or error or "")[:300]
         detail = {k: body[k] for k in ("detail", "validations", "errors") if body.get(k)}
         if body.get("detail") and isinstance(body["detail"], str):
             message = f"{message}: {body['detail'][:200]}" if message else body["detail"][:200]

@@ -112,6 +112,7 @@ class GiteaAPI:
             ("GET", p(r"/orgs/(?P<org>[^/]+)/teams"), self.list_teams, "organization"),
             ("POST", p(r"/orgs/(?P<org>[^/]+)/teams"), self.create_team, "organization"),
             ("POST", p(r"/orgs/(?P<org>[^/]+)/repos"), self.create_repo, "organization"),
+            ("GET", p(r"/orgs/(?P<org>[^/]+)/repos"), self.list_repos, "organization"),
             ("GET", p(r"/teams/(?P<id>\d+)/members"), self.list_members, "organization"),
             ("GET", p(r"/teams/(?P<id>\d+)/members/(?P<username>[^/]+)"), self.get_member,
              "organization"),
@@ -119,6 +120,7 @@ class GiteaAPI:
              "organization"),
             ("DELETE", p(r"/teams/(?P<id>\d+)/members/(?P<username>[^/]+)"), self.remove_member,
              "organization"),
+            ("POST", p(r"/repos/migrate"), self.migrate_repo, "repository"),
             ("GET", p(r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"), self.get_repo, "repository"),
         ]
         self.repo_create_seconds = 0.0  # set by GiteaSim: time spent "initialising git"
@@ -326,6 +328,19 @@ class GiteaAPI:
         finally:
             self.state.finish_repo(repo)
         return Reply(201, repo_json(repo, o, base))
+
+    def list_repos(self, request, base, auth, org) -> Reply:
+        o = self._org(org)
+        with self.state.lock:
+            repos = sorted((r for r in self.state.repos.values()
+                            if r.owner.lower() == o.login.lower() and not r.creating),
+                           key=lambda r: r.name.lower())
+        return self._page(request, [repo_json(r, o, base) for r in repos], base)
+
+    def migrate_repo(self, request, base, auth) -> Reply:
+        from portal.devstack.gitea_migrate import migrate
+        repo, owner = migrate(self, self._json_body(request), auth)
+        return Reply(201, repo_json(repo, owner, base))
 
     def get_repo(self, request, base, auth, owner, repo) -> Reply:
         found = self.state.repo(owner, repo)

@@ -163,6 +163,8 @@ class GiteaState:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.tokens: dict[str, Token] = {}       # sha1 -> token
         self.auth_source_ids = set(auth_source_ids)
+        self.migrations: list[dict] = []        # imports by POST /repos/migrate (gitea_migrate.py)
+        self.private_sources: set[str] = set()   # gitea_migrate.source_key of sources needing credentials
         admin = self._add_user(ADMIN_LOGIN, ADMIN_EMAIL, is_admin=True)
         self.add_token(admin.login, "devstack-admin", scopes=("all",), sha1=admin_token)
 

@@ -14,7 +14,8 @@ import click
 from flask import Flask
 from werkzeug.serving import run_simple
 
-from ..config import DEV_CODER_TOKEN, DEV_CODER_URL, DEV_GITEA_TOKEN, DEV_GITEA_URL
+from ..config import (DEV_CODER_TOKEN, DEV_CODER_URL, DEV_GITEA_TOKEN, DEV_GITEA_URL,
+                      DEV_LITELLM_URL)
 from .coder import make_coder_sim
 from .gitea import make_gitea_sim
 from .server import ServerThread
@@ -35,6 +36,10 @@ def start_simulators(settings, build_seconds: float) -> list[ServerThread]:
     if settings.gitea_url == DEV_GITEA_URL:
         app, _sim = make_gitea_sim(admin_token=DEV_GITEA_TOKEN)
         servers.append(_start(app, urlsplit(DEV_GITEA_URL).port, "Gitea"))
+    if (settings.litellm_url or "").rstrip("/") == DEV_LITELLM_URL:  # off unless LITELLM_URL says so
+        from .litellm import make_litellm_sim
+        app, _sim = make_litellm_sim(settings.litellm_master_key)
+        servers.append(_start(app, urlsplit(DEV_LITELLM_URL).port, "LiteLLM"))
     return servers
 
 

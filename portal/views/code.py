@@ -14,8 +14,8 @@ bp = Blueprint("code", __name__)
 # How long the status partial waits before its next poll, by stage: the portal's own steps
 # follow each other at once; a build takes minutes; the last step (agent and IDE start) is
 # polled often so the IDE appears soon after it is ready.
-POLL_SECONDS = {"repository": 0.2, "account": 0.2, "workspace": 0.5, "building": 1.5,
-                "starting": 0.4}
+POLL_SECONDS = {"repository": 0.2, "account": 0.2, "workspace": 0.5, "building": 1.0,
+                "starting": 0.25}
 TRANSIENT_POLL_SECONDS = 3.0
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
+from sqlalchemy import update
 
 from .. import tokens
 from ..clients.coder import readiness
 from ..clients.http import ServiceError
 from ..extensions import db
-from ..models import Group, Membership
+from ..models import Group, Membership, WorkspaceState, utcnow
 from ..services import services
 
 bp = Blueprint("dashboard", __name__)
@@ -26,11 +27,20 @@ def workspace_states(user) -> dict[int, str]:
         workspaces = services().coder.as_user(token).list_workspaces("me")
     except ServiceError:
         return {"*": "status unavailable"}
-    states = {}
+    states, ready_ids = {}, []
     for ws in workspaces:
         name = ws.get("name", "")
         if name.startswith("proj-") and name[5:].isdigit():
-            states[int(name[5:])] = LABELS.get(readiness(ws).stage, "starting")
+            stage = readiness(ws).stage
+            states[int(name[5:])] = LABELS.get(stage, "starting")
+            if stage == "ready" and isinstance(ws.get("id"), str):
+                ready_ids.append(ws["id"])
+    if ready_ids:  # what we just saw lets an "Open Code" from here skip its status read
+        db.session.execute(update(WorkspaceState).where(
+            WorkspaceState.user_id == user.id, WorkspaceState.stage == "ready",
+            WorkspaceState.coder_workspace_id.in_(ready_ids)).values(observed_at=utcnow())
+            .execution_options(synchronize_session=False))
+        db.session.commit()
     return states
 
 

@@ -10,6 +10,7 @@ from ..extensions import db
 from ..forms import GroupForm
 from ..models import Group, Membership, Role
 from ..permissions import can_create_project, can_manage_members, group_for
+from ..services import services
 from ..slugs import group_slug
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
@@ -44,6 +45,9 @@ def new():
                 db.session.rollback()
                 form.slug.errors = ["This short name was just taken; choose another."]
             else:
+                from ..membership import sync  # the lead's Gitea team, at once (or pending)
+                sync(services(), group.memberships[0])
+                db.session.commit()
                 flash(f"Group “{group.name}” created. You are its lead.", "success")
                 return redirect(url_for("groups.show", slug=group.slug), 303)
     status = 400 if form.is_submitted() else 200

@@ -38,12 +38,13 @@ def new(slug: str):
         else:
             project = Project(group=group, slug=pslug, name=form.name.data.strip(),
                               description=(form.description.data or "").strip(),
+                              source_url=(form.source_url.data or "").strip() or None,
                               created_by_id=current_user.id)
             db.session.add(project)
             try:
                 db.session.flush()
                 audit.record(current_user, "project.create", f"{group.slug}/{pslug}",
-                             project_id=project.id)
+                             project_id=project.id, source_url=project.source_url)
                 db.session.commit()
             except IntegrityError:
                 db.session.rollback()

@@ -1,0 +1,155 @@
+"""A person's LiteLLM virtual key for the workspace's AI assistant.
+
+When LITELLM_URL is set, each person gets one key (POST /key/generate with the
+master key; user_id = the portal username, models, max_budget and rpm_limit
+from the settings), stored encrypted as UserSecret kind "litellm_key" with
+`key_id` = the proxy's token id (the SHA-256 digest of the key, which
+/key/info and /key/delete accept, so the secret is never sent again). The key
+is revoked when the person is offboarded; the admin Users page reads its spend
+with /key/info. When LiteLLM is down, callers go on without a key.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from . import audit
+from .clients.http import ServiceError
+from .extensions import db
+from .models import User, UserSecret
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+KIND = "litellm_key"
+UNAVAILABLE = "AI assistant unavailable: LiteLLM is not reachable."
+
+
+@dataclass(frozen=True)
+class AISpend:
+    """A person's AI usage as the admin Users page shows it."""
+
+    spend: float | None          # None when LiteLLM could not be asked
+    max_budget: float | None
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.spend is None:
+            return "unknown"
+        budget = f" of {self.max_budget:.2f}" if self.max_budget is not None else ""
+        return f"{self.spend:.2f}{budget}"
+
+
+def enabled(services: Services) -> bool:
+    return services.litellm is not None
+
+
+def _row(user: User) -> UserSecret | None:
+    return db.session.scalar(db.select(UserSecret).where(UserSecret.user_id == user.id,
+                                                         UserSecret.kind == KIND))
+
+
+def has_key(user: User) -> bool:
+    return _row(user) is not None
+
+
+def default_model(services: Services) -> str:
+    """The assistant's default model: the first of LITELLM_MODELS, or "" (the template's)."""
+    models = services.settings.litellm_models
+    return models[0] if models and enabled(services) else ""
+
+
+def ensure_ai_key(services: Services, user: User) -> str | None:
+    """The person's key, minted when missing; None when LiteLLM is not configured.
+
+    A stored key is checked with /key/info (it may have been deleted in the
+    gateway's UI) and minted again when the gateway no longer knows it.
+    Raises ServiceError when LiteLLM is unreachable or refuses: callers decide
+    whether to go on without a key.
+    """
+    client = services.litellm
+    if client is None:
+        return None
+    row = _row(user)
+    if row is not None:
+        plaintext = services.box.open(row.value)
+        if plaintext and row.key_id and client.key_info(row.key_id) is not None:
+            return plaintext
+        db.session.delete(row)  # unknown to the gateway, or unreadable here: mint anew
+        db.session.commit()
+    settings = services.settings
+    minted = client.generate_key(
+        user.username, key_alias=f"portal-{user.username}-{secrets.token_hex(3)}",
+        models=settings.litellm_models, max_budget=settings.litellm_max_budget,
+        rpm_limit=settings.litellm_rpm_limit,
+        metadata={"created_by": "portal", "portal_user_id": user.id})
+    db.session.add(UserSecret(user_id=user.id, kind=KIND, value=services.box.seal(minted.key),
+                              key_id=minted.token_id, hint=minted.hint))
+    try:
+        db.session.commit()
+    except IntegrityError:  # another worker stored one first: keep theirs, drop ours
+        db.session.rollback()
+        _delete_quietly(services, minted.token_id)
+        row = _row(user)
+        return services.box.open(row.value) if row is not None else None
+    audit.record(user, "ai_key.mint", f"litellm:{user.username}",
+                 rpm_limit=settings.litellm_rpm_limit, models=list(settings.litellm_models))
+    db.session.commit()
+    return minted.key
+
+
+def key_for_workspace(services: Services, user: User) -> tuple[str, str | None]:
+    """(the key or "", a warning for the Code tab or None); never raises for LiteLLM trouble."""
+    if not enabled(services):
+        return "", None
+    try:
+        return ensure_ai_key(services, user) or "", None
+    except ServiceError as exc:
+        log.warning("no AI key for %s: %s", user.username, exc.message)
+        return "", UNAVAILABLE
+
+
+def _delete_quietly(services: Services, token_id: str) -> None:
+    try:
+        if services.litellm is not None:
+            services.litellm.delete_keys([token_id])
+    except ServiceError as exc:
+        log.warning("could not delete an unused LiteLLM key: %s", exc.message)
+
+
+def revoke_ai_key(services: Services, user: User) -> bool:
+    """Delete the person's key in LiteLLM and here (offboarding).
+
+    False when there was none. Raises ServiceError when LiteLLM fails (the row
+    is kept so that a retry can revoke it), and RuntimeError when a key is
+    stored but LITELLM_URL is no longer set.
+    """
+    row = _row(user)
+    if row is None:
+        return False
+    if services.litellm is None:
+        raise RuntimeError("a LiteLLM key is stored but LITELLM_URL is not set: cannot revoke it")
+    if row.key_id:
+        services.litellm.delete_keys([row.key_id])
+    db.session.delete(row)
+    audit.record(user, "ai_key.revoke", f"litellm:{user.username}")
+    db.session.commit()
+    return True
+
+
+def key_spend(services: Services, user: User) -> AISpend | None:
+    """The person's spend from /key/info; None when they have no key (or AI is off)."""
+    row = _row(user)
+    if row is None or services.litellm is None or not row.key_id:
+        return None
+    try:
+        found = services.litellm.key_info(row.key_id)
+    except ServiceError as exc:
+        return AISpend(None, None, exc.user_message)
+    if found is None:
+        return AISpend(None, None, "The gateway no longer knows this key.")
+    return AISpend(found.spend, found.max_budget)
