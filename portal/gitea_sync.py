@@ -49,15 +49,21 @@ def apply_role(gitea: GiteaClient, teams: dict, login: str, role: Role | None) -
 
 
 def ensure_repository(gitea: GiteaClient, user: User, project: Project, role: Role, *,
-                      source_token: str | None = None) -> tuple[str, str]:
+                      source_token: str | None = None,
+                      member_synced: bool = False) -> tuple[str, str]:
     """Everything Gitea needs for `user` to work on `project`; returns (login, clone URL).
 
+    `member_synced`: the membership sync already made the account, organization, teams
+    and team membership in Gitea (portal/membership.py), so only the repository is left.
     A project with a `source_url` is imported with Gitea's migrate API
     (`source_token`: the creator's GitHub token, used for github.com sources).
     """
-    login = ensure_user(gitea, user)
-    teams = ensure_group(gitea, project.group)
-    apply_role(gitea, teams, login, role)
+    if member_synced:
+        login = user.username
+    else:
+        login = ensure_user(gitea, user)
+        teams = ensure_group(gitea, project.group)
+        apply_role(gitea, teams, login, role)
     if project.source_url:
         repo = _import(gitea, project, source_token)
     else:

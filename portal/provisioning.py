@@ -26,7 +26,7 @@ from .clients.http import (BadResponse, RateLimited, ServiceError, ServiceUnavai
 from .extensions import db
 from .gitea_sync import GiteaIdentityConflict, RepositoryImportFailed, ensure_repository
 from .membership import heal_team_membership
-from .models import Project, Role, User, WorkspaceState, utcnow
+from .models import Membership, Project, Role, User, WorkspaceState, utcnow
 from .services import Services
 from .workspace_params import PARAMETERS, PROJECT_FOLDER
 
@@ -44,7 +44,6 @@ STAGES = {
 CODER_TO_STAGE = {"not_created": "workspace", "pending": "building", "building": "building",
                   "starting_agent": "starting", "ready": "ready", "stopping": "building",
                   "stopped": "building", "deleting": "workspace", "deleted": "workspace"}
-LEASE = dt.timedelta(seconds=30)
 READY_TRUST = dt.timedelta(seconds=20)  # how long a seen-ready workspace is trusted without a read
 WORKSPACE_TTL_MS = 60 * 60 * 1000  # auto-stop one hour after the last activity
 _TEMPLATE_CACHE: dict[tuple[str, str], tuple[float, str]] = {}
@@ -98,14 +97,14 @@ def workspace_state(user: User, project: Project) -> WorkspaceState:
     return state
 
 
-def _acquire(state: WorkspaceState, owner: str) -> bool:
+def _acquire(state: WorkspaceState, owner: str, lease: dt.timedelta) -> bool:
     now = utcnow()
     result = db.session.execute(
         update(WorkspaceState)
         .where(WorkspaceState.id == state.id,
                or_(WorkspaceState.lease_until.is_(None), WorkspaceState.lease_until < now,
                    WorkspaceState.lease_owner == owner))
-        .values(lease_owner=owner, lease_until=now + LEASE)
+        .values(lease_owner=owner, lease_until=now + lease)
         .execution_options(synchronize_session=False))
     db.session.commit()
     db.session.refresh(state)
@@ -160,7 +159,7 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
     if fast is not None:
         return _with_ai_notice(services, user, state, fast)
     owner = uuid.uuid4().hex
-    if not _acquire(state, owner):
+    if not _acquire(state, owner, dt.timedelta(seconds=services.settings.reconcile_lease_seconds)):
         return stored_status(state)
     try:
         status = _pass(services, user, project, role, state)
@@ -235,7 +234,8 @@ def _pass(services: Services, user: User, project: Project, role: Role,
         db.session.commit()
         try:
             login, clone_url = ensure_repository(services.gitea, user, project, role,
-                                                 source_token=_import_token(services, project))
+                                                 source_token=_import_token(services, project),
+                                                 member_synced=_member_synced(user, project))
         except (GiteaIdentityConflict, RepositoryImportFailed) as exc:
             raise ProvisioningFailed(str(exc)) from None
         project.clone_url = clone_url
@@ -274,7 +274,15 @@ def _pass(services: Services, user: User, project: Project, role: Role,
     return _act_on(services, as_user, token, user, project, state, workspace, status, retrying)
 
 
+def _member_synced(user: User, project: Project) -> bool:
+    m = db.session.scalar(db.select(Membership).where(Membership.user_id == user.id,
+                                                      Membership.group_id == project.group_id))
+    return m is not None and not m.sync_pending and m.synced_at is not None
+
+
 def _find_workspace(as_user, state: WorkspaceState, project: Project) -> dict | None:
+    if not state.coder_workspace_id and state.observed_at is None:
+        return None  # never created by us; a create that crashed half-way answers 409: adopted
     if state.coder_workspace_id:
         workspace = as_user.get_workspace_by_id(state.coder_workspace_id)
         if workspace is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from portal.clients import http
 from portal.devstack.server import ServerThread
 from portal.extensions import db
+from portal.models import Project
 from tests.fixtures.app import base_env, build_app, dev_sign_in
 from tests.fixtures.devstack import stack_env
 from tests.fixtures.devstack_coder import start_coder_sim
@@ -44,6 +45,9 @@ class Calls:
 
     def __call__(self, record):
         self.counter[record.service] += 1
+        if record.method == "GET" and (record.path.endswith("/logs")
+                                       or re.fullmatch(r"/workspaces/[0-9a-f-]+", record.path)):
+            self.counter["polls"] += 1  # status reads while the build runs
 
     def take(self) -> Counter:
         out, self.counter = self.counter, Counter()
@@ -76,9 +80,12 @@ def main(opens: int = 20, build_seconds: float = 2.0, projects: int = 200) -> No
     dev_sign_in(client, "ada@example.com", "Ada")
     csrf = CSRF_RE.search(client.get("/").get_data(as_text=True)).group(1)
     overheads, first_calls, reopen_calls = [], [], []
+    # the group through the page, as a person makes it (its lead is synced to Gitea then)
+    client.post("/groups/new", data={"csrf_token": csrf, "name": "Bench"})
     with app.app_context():
         for i in range(opens):
-            _, project = seed("ada@example.com", group="bench", project=f"p{i}")
+            resp = client.post("/groups/bench/projects/new", data={"csrf_token": csrf, "name": f"p{i}"})
+            project = db.session.get(Project, int(resp.location.rsplit("/", 1)[-1]))
             calls.take()
             body = open_until_ready(client, project.id, csrf)
             shown = time.time()
@@ -92,14 +99,16 @@ def main(opens: int = 20, build_seconds: float = 2.0, projects: int = 200) -> No
     print(f"Code tab, {opens} opens, simulated build {build_seconds:.1f} s + agent 0.5 s")
     print(f"  overhead (IDE shown - simulator ready): median {statistics.median(overheads):.3f} s, "
           f"p95 {pct(overheads, 95):.3f} s, max {max(overheads):.3f} s   [target median <= 0.3 s]")
-    first = [sum(c.values()) for c in first_calls]
+    first = [c["coder"] + c["gitea"] for c in first_calls]
+    setup = [c["coder"] + c["gitea"] - c["polls"] for c in first_calls]
     print(f"  outbound calls per first open: median {statistics.median(first):.0f} "
           f"(coder {statistics.median([c['coder'] for c in first_calls]):.0f}, "
-          f"gitea {statistics.median([c['gitea'] for c in first_calls]):.0f}), "
-          f"max {max(first)}   [target <= 15; includes status polls during the build]")
-    reopen = [sum(c.values()) for c in reopen_calls]
+          f"gitea {statistics.median([c['gitea'] for c in first_calls]):.0f}), max {max(first)}; "
+          f"without the status reads during the build: median {statistics.median(setup):.0f}, "
+          f"max {max(setup)}   [target <= 15]")
+    reopen = [c["coder"] + c["gitea"] for c in reopen_calls]
     print(f"  outbound calls per re-open of a running workspace: median {statistics.median(reopen):.0f}, "
-          f"max {max(reopen)}   [target <= 1; status read + iframe hand-off]")
+          f"max {max(reopen)}   [target <= 1: only the iframe hand-off]")
 
     with app.app_context():
         for i in range(opens, projects):
