@@ -1,5 +1,4 @@
 """The Code tab in chromium: real OIDC sign-in, simulated Coder and Gitea, the production iframe path."""
-import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
