@@ -69,6 +69,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services.init_app(app)
     errors.init_app(app)
     register_views(app)
+    from . import ratelimit
+    ratelimit.init_app(app)  # after the views: limits attach to their endpoints
     cli.init_app(app)
     _fix_proxy(app)
     logging.getLogger("portal").setLevel(logging.DEBUG if settings.dev else logging.INFO)
@@ -81,7 +83,8 @@ def _setting_names() -> set[str]:
             "CODER_ADMIN_API_KEY", "CODER_ORGANIZATION", "CODER_TEMPLATE", "CODER_LOGIN_TYPE",
             "CODER_WILDCARD_ACCESS_URL", "GITEA_URL", "GITEA_ADMIN_TOKEN", "GITEA_AUTH_SOURCE_ID",
             "LITELLM_URL", "LITELLM_MASTER_KEY", "SMTP_URL", "PORTAL_HTTP_CONNECT_TIMEOUT",
-            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_BIND_HOST", "FLASK_RUN_HOST"}
+            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
+            "PORTAL_RATELIMIT_STORAGE"}
 
 
 def _engine_options(url: str) -> dict:

@@ -227,6 +227,11 @@ def callback():
         return render_template("auth/error.html", title="Sign-in is unavailable",
                                message="The sign-in service could not be reached. Please try again.",
                                retry=True), 503
+    except ValueError as exc:  # a token or key-set reply that is not JSON (authlib raises ValueError)
+        log.warning("OIDC reply not understood: %s", type(exc).__name__)
+        return render_template("auth/error.html", title="Sign-in is unavailable",
+                               message="The sign-in service sent a reply the portal could not "
+                                       "understand. Please try again in a moment.", retry=True), 503
     claims = dict(token.get("userinfo") or {})
     try:
         extra = client.userinfo(token=token)

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from .workspace_params import PROJECT_FOLDER
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -31,7 +33,8 @@ DEV_SECRET_KEY = "dev-only-not-secret-key-portal-embedded-default"
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="  # base64 of 32 bytes
 
 SECRET_FIELDS = {"secret_key", "encryption_key", "oidc_client_secret", "coder_admin_api_key",
-                 "gitea_admin_token", "litellm_master_key", "smtp_url", "database_url"}
+                 "gitea_admin_token", "litellm_master_key", "smtp_url", "database_url",
+                 "ratelimit_storage"}
 
 
 class ConfigError(Exception):
@@ -70,9 +73,12 @@ class Settings:
     http_connect_timeout: float = 3.0
     http_read_timeout: float = 10.0
     build_timeout: int = 600
+    project_folder: str = PROJECT_FOLDER
+    reconcile_lease_seconds: int = 30   # PORTAL_RECONCILE_LEASE_SECONDS: a killed pass blocks its row this long
     bind_host: str | None = None
     invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
     removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
+    ratelimit_storage: str = _secret("memory://")  # PORTAL_RATELIMIT_STORAGE: Flask-Limiter storage URI
 
     @property
     def oidc_enabled(self) -> bool:
@@ -162,6 +168,10 @@ class Settings:
         removal_policy = (get("PORTAL_REMOVAL_POLICY") or "stop").lower()
         if removal_policy not in {"stop", "delete"}:
             raise ConfigError("PORTAL_REMOVAL_POLICY must be stop or delete")
+        ratelimit_storage = get("PORTAL_RATELIMIT_STORAGE") or "memory://"
+        if not re.match(r"^[a-z][a-z0-9+.-]*://", ratelimit_storage):
+            raise ConfigError("PORTAL_RATELIMIT_STORAGE must be a storage URI such as memory:// "
+                              "or redis://host:6379")
 
         return cls(
             dev=dev,
@@ -190,9 +200,12 @@ class Settings:
             http_connect_timeout=_float(env, "PORTAL_HTTP_CONNECT_TIMEOUT", 3.0),
             http_read_timeout=_float(env, "PORTAL_HTTP_READ_TIMEOUT", 10.0),
             build_timeout=_int(env, "PORTAL_BUILD_TIMEOUT", 600, minimum=10),
+            project_folder=_folder(env, "PORTAL_PROJECT_FOLDER"),
+            reconcile_lease_seconds=_int(env, "PORTAL_RECONCILE_LEASE_SECONDS", 30, minimum=1),
             bind_host=get("PORTAL_BIND_HOST") or get("FLASK_RUN_HOST"),
             invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
             removal_policy=removal_policy,
+            ratelimit_storage=ratelimit_storage,
         )
 
     def public_view(self) -> dict[str, str]:
@@ -201,7 +214,8 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS and value:
-                value = _mask_url(value) if f.name in {"database_url", "smtp_url"} else "••••••"
+                value = (_mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage"}
+                         else "••••••")
             out[f.name] = "" if value is None else str(value)
         return out
 
@@ -267,6 +281,14 @@ def _budget(raw: str | None) -> float | None:
     if not 0 < value < 1_000_000 or value != value:
         raise ConfigError("LITELLM_MAX_BUDGET must be a positive amount below 1000000")
     return value
+
+
+def _folder(env: Mapping[str, str], name: str) -> str:
+    """The folder code-server opens (`?folder=`): where the template clones the repository."""
+    raw = (env.get(name) or "").strip() or PROJECT_FOLDER
+    if not raw.startswith("/") or any(ord(c) < 32 for c in raw) or len(raw) > 200:
+        raise ConfigError(f"{name} must be an absolute path in the workspace (e.g. {PROJECT_FOLDER})")
+    return raw
 
 
 def _url(value: str, name: str) -> None:

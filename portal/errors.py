@@ -40,6 +40,8 @@ def init_app(app: Flask) -> None:
         if exc.code is None or exc.code < 400:
             return exc
         description = exc.description if exc.code not in MESSAGES or exc.description != type(exc).description else None
+        if exc.code == 429:  # Flask-Limiter's description is the limit ("20 per 1 minute")
+            description = None
         return render_error(exc.code, description)
 
     @app.errorhandler(Exception)

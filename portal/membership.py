@@ -206,6 +206,13 @@ def remove(services: Services, actor: User | None, m: Membership) -> Outcome:
     return out
 
 
+def remove_from_teams(services: Services, actor: User | None, group: Group, user: User) -> str | None:
+    """Take the person out of the group's Gitea teams (audited): None, or why Gitea failed."""
+    out = Outcome()
+    _remove_from_teams(services, actor, group, user, out)
+    return out.warnings[0] if out.pending else None
+
+
 def _remove_from_teams(services: Services, actor: User | None, group: Group, user: User,
                        out: Outcome) -> None:
     try:
@@ -266,7 +273,8 @@ def heal_team_membership(services: Services, user: User, project: Project,
     team list and two membership reads, plus the repair. Gitea trouble never blocks
     the Code tab: the membership is marked pending instead.
     """
-    m = get(project.group, user.id)
+    m = db.session.scalar(db.select(Membership).where(  # by id: the group is loaded only to repair
+        Membership.group_id == project.group_id, Membership.user_id == user.id))
     if m is None:
         return  # an admin who is not a member: provisioning handled the team already
     fresh = tokens.aware(m.synced_at) or tokens.aware(state.repo_ready_at)

@@ -95,7 +95,10 @@ class Membership(db.Model):
 
 class Project(db.Model):
     __tablename__ = "projects"
-    __table_args__ = (UniqueConstraint("group_id", "slug", name="uq_project_group_slug"),)
+    # Never reuse an id on SQLite: workspaces are named proj-<id> in Coder, and a new project
+    # must not inherit a deleted one's workspace.
+    __table_args__ = (UniqueConstraint("group_id", "slug", name="uq_project_group_slug"),
+                      {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=False)
     slug: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -202,3 +205,26 @@ class UserSecret(db.Model):
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
+
+
+class Offboarding(db.Model):
+    """An admin's offboarding of a person (portal/offboarding.py): progress kept for a retry.
+
+    `steps` maps each step name to {"status": pending|ok|skipped|failed, "detail", "at"};
+    `groups` holds the slugs whose Gitea teams still have to lose the person.
+    """
+
+    __tablename__ = "offboardings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+                                         unique=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    workspace_action: Mapped[str] = mapped_column(String(10), nullable=False, default="stop")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
+    steps: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    groups: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

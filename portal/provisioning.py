@@ -28,7 +28,7 @@ from .gitea_sync import GiteaIdentityConflict, RepositoryImportFailed, ensure_re
 from .membership import heal_team_membership
 from .models import Membership, Project, Role, User, WorkspaceState, utcnow
 from .services import Services
-from .workspace_params import PARAMETERS, PROJECT_FOLDER
+from .workspace_params import PARAMETERS, PROJECT_FOLDER  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,17 @@ def _acquire(state: WorkspaceState, owner: str, lease: dt.timedelta) -> bool:
     return result.rowcount == 1
 
 
-def _release(state: WorkspaceState, owner: str) -> None:
-    db.session.rollback()
+def _clear_lease(state: WorkspaceState, owner: str) -> None:
+    """Give the lease back in the current transaction (only if it is still ours)."""
     db.session.execute(update(WorkspaceState).where(WorkspaceState.id == state.id,
                                                     WorkspaceState.lease_owner == owner)
                        .values(lease_owner=None, lease_until=None)
                        .execution_options(synchronize_session=False))
+
+
+def _release(state: WorkspaceState, owner: str) -> None:
+    db.session.rollback()
+    _clear_lease(state, owner)
     db.session.commit()
 
 
@@ -161,10 +166,13 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
     owner = uuid.uuid4().hex
     if not _acquire(state, owner, dt.timedelta(seconds=services.settings.reconcile_lease_seconds)):
         return stored_status(state)
+    released = False
     try:
-        status = _pass(services, user, project, role, state)
+        status = _with_ai_notice(services, user, state, _pass(services, user, project, role, state))
+        _clear_lease(state, owner)  # with the pass's own changes: one commit, no second round trip
         db.session.commit()
-        return _with_ai_notice(services, user, state, status)
+        released = True
+        return status
     except ProvisioningFailed as exc:
         db.session.rollback()
         _set_stage(state, "failed", str(exc))
@@ -175,13 +183,20 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
     except (ServiceUnavailable, RateLimited) as exc:
         db.session.rollback()
         return _transient_or_timeout(services, state, exc.user_message + " Retrying automatically.")
+    except (Unauthorized, BadResponse) as exc:
+        # The portal's own token refused, or a garbled reply (a proxy, an upgrade): fixed
+        # outside the person's reach, so keep polling (until PORTAL_BUILD_TIMEOUT) and go on
+        # by itself once an administrator or the service has fixed it.
+        db.session.rollback()
+        return _transient_or_timeout(services, state, _explain(exc) + " Retrying automatically.")
     except ServiceError as exc:
         db.session.rollback()
         _set_stage(state, "failed", _explain(exc))
         db.session.commit()
         return Status("failed", _explain(exc), failed=True)
     finally:
-        _release(state, owner)
+        if not released:
+            _release(state, owner)
 
 
 def _ready_fast_path(services: Services, user: User, state: WorkspaceState) -> Status | None:
@@ -392,7 +407,8 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
     if stage == "ready":
         _set_stage(state, "ready")
         owner = _str(workspace.get("owner_name")) or user.username
-        app_url = services.coder.app_url(owner, project.workspace_name, folder=PROJECT_FOLDER)
+        app_url = services.coder.app_url(owner, project.workspace_name,
+                                          folder=services.settings.project_folder)
         state.app_url = app_url
         iframe = as_user.auth_redirect(token, app_url)
         return Status("ready", "Ready.", ready=True, iframe_url=iframe, app_url=app_url,

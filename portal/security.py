@@ -17,17 +17,20 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def frame_sources(settings) -> list[str]:
-    """Only Coder's app hosts may be framed: the wildcard (subdomain apps) and the access URL (path apps)."""
-    sources = []
+def frame_sources(settings, learned_wildcard: str | None = None) -> list[str]:
+    """Only Coder's app hosts may be framed: the origin of its app wildcard (subdomain apps).
+
+    The wildcard comes from CODER_WILDCARD_ACCESS_URL or, unset, from what the Coder client
+    learned from Coder (GET /regions). Coder's access URL itself is never framed: the portal
+    uses subdomain apps only, and its dashboard must never appear inside the portal.
+    """
     coder = urlsplit(settings.coder_url)
-    if settings.coder_wildcard_host:
-        host = settings.coder_wildcard_host.split("://")[-1].strip("/")
-        sources.append(f"{coder.scheme}://{host}")
-    elif settings.dev:
-        sources.append(f"{coder.scheme}://*.portal.localhost:{coder.port or 80}")
-    sources.append(_origin(settings.coder_url))
-    return [s for s in sources if s]
+    host = settings.coder_wildcard_host or learned_wildcard
+    if host:
+        return [f"{coder.scheme}://{host.split('://')[-1].strip('/')}"]
+    if settings.dev:
+        return [f"{coder.scheme}://*.portal.localhost:{coder.port or 80}"]
+    return ["'none'"]
 
 
 def init_app(app: Flask) -> None:
@@ -36,7 +39,7 @@ def init_app(app: Flask) -> None:
     issuer = _origin(settings.oidc_issuer)
     if issuer:
         form_action.append(issuer)  # sign-out redirects to the provider's end-session page
-    csp = "; ".join([
+    directives = [
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
@@ -46,13 +49,18 @@ def init_app(app: Flask) -> None:
         "object-src 'none'",
         "base-uri 'self'",
         f"form-action {' '.join(form_action)}",
-        f"frame-src {' '.join(frame_sources(settings))}",
         "frame-ancestors 'self'",
-    ])
+    ]
+
+    def csp() -> str:
+        learned = None
+        if not settings.coder_wildcard_host and not settings.dev:
+            learned = _learned_wildcard(app)
+        return "; ".join([*directives, f"frame-src {' '.join(frame_sources(settings, learned))}"])
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("Content-Security-Policy", csp())
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
@@ -61,6 +69,20 @@ def init_app(app: Flask) -> None:
         if response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
         return add_vary(response)
+
+
+def _learned_wildcard(app: Flask) -> str | None:
+    """Coder's app wildcard as the client knows it; the Code tab page asks Coder once if unknown."""
+    from flask import request
+
+    from .clients.http import ServiceError
+    coder = app.extensions["portal.services"].coder
+    try:
+        if request.endpoint == "code.tab":
+            return coder.wildcard_host()  # cached after the first answer
+        return coder.known_wildcard_host()
+    except ServiceError:
+        return None
 
 
 @event.listens_for(Engine, "connect")

@@ -120,6 +120,20 @@ def revoke_coder_token(services: Services, user: User) -> bool:
     return True
 
 
+def revoke_gitea_token(services: Services, user: User) -> bool:
+    """Delete the person's Gitea token in Gitea and here. Raises ServiceError when Gitea fails."""
+    row = _secret(user, GITEA_TOKEN)
+    if row is None:
+        return False
+    if row.key_id:
+        username, _, token_id = row.key_id.partition("/")
+        services.gitea.delete_user_token(username, token_id)
+    db.session.delete(row)
+    audit.record(user, "token.revoke", f"gitea:{user.username}")
+    db.session.commit()
+    return True
+
+
 def gitea_token(services: Services, user: User, gitea_username: str) -> str:
     """The person's Gitea token (scope write:repository) for git in their workspaces."""
     value = stored(services, user, GITEA_TOKEN)

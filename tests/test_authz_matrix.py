@@ -37,6 +37,10 @@ MEMBERS_ACT = row(LOGIN, 404, 303, 303, 303, 303)
 WRITERS_ONLY = row(LOGIN, 404, 403, 200, 200, 200)
 LEADS_ONLY = row(LOGIN, 404, 403, 403, 303, 303)
 
+
+def ADMIN_ONLY(status) -> dict:  # every /admin/ route: sign-in for anonymous, 403 for the rest
+    return row(LOGIN, 403, 403, 403, 403, status)
+
 # (endpoint, method) -> expected status per person.
 EXPECT: dict[tuple[str, str], dict] = {
     ("static", "GET"): everyone(200),
@@ -50,7 +54,23 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("auth.logout", "POST"): everyone(303),
     ("auth.signed_out", "GET"): everyone(200),
     ("dashboard.index", "GET"): signed_in(200),
-    ("admin.index", "GET"): row(LOGIN, 403, 403, 403, 403, 200),
+    ("admin.index", "GET"): ADMIN_ONLY(200),
+    ("admin.system", "GET"): ADMIN_ONLY(200),
+    ("admin.users", "GET"): ADMIN_ONLY(200),
+    ("admin.user", "GET"): ADMIN_ONLY(200),
+    ("admin.offboard", "GET"): ADMIN_ONLY(200),
+    ("admin.offboard_start", "POST"): ADMIN_ONLY(400),          # sent without the typed username
+    ("admin.offboarding_progress", "GET"): ADMIN_ONLY(303),     # none started: to the confirmation
+    ("admin.offboarding_step", "POST"): ADMIN_ONLY(409),        # none started
+    ("admin.groups", "GET"): ADMIN_ONLY(200),
+    ("admin.projects", "GET"): ADMIN_ONLY(200),
+    ("admin.project_delete", "GET"): ADMIN_ONLY(200),
+    ("admin.project_delete_confirmed", "POST"): ADMIN_ONLY(400),  # sent without the typed name
+    ("admin.workspaces", "GET"): ADMIN_ONLY(200),
+    ("admin.workspace_confirm", "GET"): ADMIN_ONLY(404),        # the target has no workspace
+    ("admin.workspace_action", "POST"): ADMIN_ONLY(404),
+    ("admin.audit", "GET"): ADMIN_ONLY(200),
+    ("admin.audit_csv", "GET"): ADMIN_ONLY(200),
     ("settings.index", "GET"): signed_in(200),
     ("settings.save_github_token", "POST"): signed_in(400),   # sent without a token
     ("settings.delete_github_token", "POST"): signed_in(303),

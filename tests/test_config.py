@@ -84,3 +84,10 @@ def test_start_up_stops_with_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert lines == ["portal: configuration error: PORTAL_SECRET_KEY is required (a long random "
                      "string) unless PORTAL_DEV=1"]
+
+
+def test_project_folder_is_configurable_and_checked():
+    assert Settings.from_env({**GOOD, "PORTAL_PROJECT_FOLDER": "/work/src"}).project_folder == "/work/src"
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({**GOOD, "PORTAL_PROJECT_FOLDER": "relative/path"})
+    assert "PORTAL_PROJECT_FOLDER" in str(err.value)

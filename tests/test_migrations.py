@@ -32,3 +32,22 @@ def test_round_trip_sqlite(make_app):
 @pytest.mark.postgres
 def test_round_trip_postgres(make_app, pg_url):
     round_trip(make_app(upgrade=False, DATABASE_URL=pg_url))
+
+
+def test_project_ids_are_never_reused_on_sqlite(make_app):
+    """Workspaces are named proj-<id>: a new project must not take a deleted one's id."""
+    from portal.models import Group, Project
+    app = make_app()
+    with app.app_context():
+        group = Group(slug="g", name="G")
+        db.session.add(group)
+        first = Project(group=group, slug="a", name="A")
+        db.session.add(first)
+        db.session.commit()
+        old_id = first.id
+        db.session.delete(first)
+        db.session.commit()
+        second = Project(group=group, slug="b", name="B")
+        db.session.add(second)
+        db.session.commit()
+        assert second.id > old_id

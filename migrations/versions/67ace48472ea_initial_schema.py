@@ -101,7 +101,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_projects_created_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_projects_group_id_groups'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_projects')),
-    sa.UniqueConstraint('group_id', 'slug', name='uq_project_group_slug')
+    sa.UniqueConstraint('group_id', 'slug', name='uq_project_group_slug'),
+    sqlite_autoincrement=True
     )
     op.create_table('workspace_states',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -144,6 +144,11 @@ class CoderClient:
                        f"organization {wanted!r} not found" if wanted
                        else "no default organization")
 
+    def known_wildcard_host(self) -> str | None:
+        """The app wildcard if configured or already learned; never calls Coder (CSP headers)."""
+        with self._shared.lock:
+            return self._shared.wildcard_host
+
     def wildcard_host(self) -> str:
         """The app wildcard host (e.g. `*.apps.example.com:8443`): override, else GET /regions."""
         with self._shared.lock:

@@ -408,6 +408,14 @@ class GiteaClient:
         """GET /orgs/{org}/repos, every page."""
         return self._paginate(f"/orgs/{_seg(org)}/repos", self._repo)
 
+    def delete_repo(self, owner: str, name: str) -> bool:
+        """DELETE /repos/{owner}/{repo}; False when it was already gone."""
+        try:
+            self.http.request("DELETE", API + f"/repos/{_seg(owner)}/{_seg(name)}")
+        except NotFound:
+            return False
+        return True
+
     def migrate_repo(self, org: str, name: str, clone_addr: str, **kwargs: Any) -> GiteaRepo:
         """POST /repos/migrate (portal/clients/gitea_migrate.py), or the existing repo."""
         return gitea_migrate.migrate_repo(self, org, name, clone_addr, **kwargs)

@@ -17,6 +17,7 @@ Faulted replies carry `X-Devstack-Fault` so contract checks skip them.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -88,6 +89,8 @@ class CoderSim:
         self.malformed_path: str | None = None
         # [method, path, status or None while running]; bounded for a long-lived dev stack.
         self.requests: deque[list[Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._arrivals = itertools.count(1)  # every request ever, for rates (the log is bounded)
+        self.requests_total = 0
         self.set_faults(**knobs)
 
     @property
@@ -155,7 +158,8 @@ class CoderSim:
                     "workspaces": sorted(
                         f"{self.store.users[w.owner_id].username}/{w.name}"
                         for w in self.store.workspaces.values() if not w.deleted(time.time())),
-                    "tokens": len(self.store.keys), "requests": len(self.requests)}
+                    "tokens": len(self.store.keys), "requests": len(self.requests),
+                    "requests_total": self.requests_total}
 
     # -- fault plumbing ---------------------------------------------------------------------
     def _take_override(self, request: Request) -> StatusOverride | None:
@@ -183,6 +187,8 @@ class CoderSimApp:
         request = Request(environ)
         record: list[Any] = [request.method, request.path, None]
         self.sim.requests.append(record)  # counted on arrival, so a timed-out call counts too
+        if not request.path.startswith("/__sim/"):
+            self.sim.requests_total = next(self.sim._arrivals)
         response = self.respond(request)
         record[2] = response.status_code
         return response(environ, start_response)

@@ -122,6 +122,8 @@ class GiteaAPI:
              "organization"),
             ("POST", p(r"/repos/migrate"), self.migrate_repo, "repository"),
             ("GET", p(r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"), self.get_repo, "repository"),
+            ("DELETE", p(r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"), self.delete_repo,
+             "repository"),
         ]
         self.repo_create_seconds = 0.0  # set by GiteaSim: time spent "initialising git"
 
@@ -347,6 +349,14 @@ class GiteaAPI:
         if found is None:
             raise SimError(404, "The target couldn't be found.")
         return Reply(200, repo_json(found, self._user(found.owner), base))
+
+    def delete_repo(self, request, base, auth, owner, repo) -> Reply:
+        found = self.state.repo(owner, repo)
+        if found is None:
+            raise SimError(404, "The target couldn't be found.")
+        with self.state.lock:
+            self.state.repos.pop((found.owner.lower(), found.name.lower()), None)
+        return Reply(204)
 
     def _token_owner(self, auth: Auth, username: str) -> User:
         """UserAssignmentAPI, reqSelfOrAdmin, reqBasicOrRevProxyAuth, in Gitea's order."""

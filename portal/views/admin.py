@@ -1,19 +1,80 @@
-"""Admin pages (/admin/): 403 for anyone not in OIDC_ADMIN_GROUP."""
-from flask import Blueprint, render_template
+"""Admin pages (/admin/): 403 for anyone not in OIDC_ADMIN_GROUP, a sign-in redirect when anonymous.
 
+One blueprint across modules: this one (overview, System), admin_users (people and
+offboarding), admin_groups (groups and projects), admin_workspaces, admin_audit.
+Every view carries `admin_required`; every bad query parameter is a 400 with a message.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+
+from flask import Blueprint, current_app, render_template
+
+from .. import admin_live
+from ..admin_query import BadParam
 from ..auth import admin_required
+from ..clients.http import ServiceError
+from ..errors import render_error
 from ..extensions import db
-from ..models import Group, Project, User
+from ..htmx import is_partial
+from ..models import Group, Project, User, WorkspaceState
+from ..services import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.errorhandler(BadParam)
+def bad_param(exc: BadParam):
+    return render_error(400, str(exc), "Bad request")
+
+
+def counts() -> dict:
+    """People, groups, projects, and running workspaces (live from Coder, batched)."""
+    rows = db.session.scalars(db.select(WorkspaceState).where(
+        WorkspaceState.coder_workspace_id.is_not(None))).all()
+    live, error = admin_live.states_of(services(), rows)
+    return {
+        "users": db.session.scalar(db.select(db.func.count(User.id))),
+        "active_users": db.session.scalar(db.select(db.func.count(User.id)).where(User.active.is_(True))),
+        "groups": db.session.scalar(db.select(db.func.count(Group.id))),
+        "projects": db.session.scalar(db.select(db.func.count(Project.id))),
+        "running": None if error else sum(1 for v in live.values() if v.running),
+        "stuck": None if error else sum(1 for v in live.values() if v.stuck),
+        "coder_error": error,
+    }
 
 
 @bp.get("/")
 @admin_required
 def index():
-    counts = {
-        "users": db.session.scalar(db.select(db.func.count(User.id))),
-        "groups": db.session.scalar(db.select(db.func.count(Group.id))),
-        "projects": db.session.scalar(db.select(db.func.count(Project.id))),
-    }
-    return render_template("admin/index.html", counts=counts)
+    return render_template("admin/index.html", counts=counts(), section="overview")
+
+
+def _version(read) -> str:
+    try:
+        return read()
+    except ServiceError as exc:
+        return f"unavailable ({exc.user_message})"
+
+
+@bp.get("/system")
+@admin_required
+def system():
+    from ..doctor import run_checks
+    checks = run_checks(current_app._get_current_object())
+    if is_partial():
+        return render_template("admin/_doctor.html", checks=checks)
+    svc = services()
+    try:
+        portal_version = importlib.metadata.version("portal")
+    except importlib.metadata.PackageNotFoundError:
+        portal_version = "unknown"
+    versions = {"Portal": portal_version,
+                "Coder": _version(lambda: svc.coder.buildinfo()["version"]),
+                "Gitea": _version(svc.gitea.version)}
+    return render_template("admin/system.html", checks=checks, versions=versions,
+                           settings=svc.settings.public_view(), counts=counts(), section="system")
+
+
+# The other areas register their routes on `bp`.
+from . import admin_audit, admin_groups, admin_users, admin_workspaces  # noqa: E402,F401

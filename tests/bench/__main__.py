@@ -2,10 +2,15 @@
 import logging
 import sys
 
-from tests.bench import code_tab
+from tests.bench import admin_users, code_tab
 
 if __name__ == "__main__":
     logging.disable(logging.INFO)
-    which = sys.argv[1:] or ["code_tab"]
+    which = sys.argv[1:] or ["code_tab", "load", "admin_users"]
     if "code_tab" in which:
         code_tab.main()
+    if "admin_users" in which:
+        admin_users.main()
+    if "load" in which:  # `python -m tests.bench load [--sizes 100,250,500 ...]`
+        from tests.bench import load
+        load.main(sys.argv[sys.argv.index("load") + 1:] if "load" in sys.argv else [])

@@ -1,0 +1,92 @@
+"""Live state of the workspaces the portal manages, read from Coder in batches.
+
+One `GET /workspaces?q=id:a,b,c` per `CHUNK` workspaces (never one call per row).
+"Stuck" = the latest build failed, or it is still not ready (and not stopped) longer
+than PORTAL_BUILD_TIMEOUT after its build started.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable
+
+from .clients.coder import readiness
+from .clients.http import ServiceError
+from .models import WorkspaceState, utcnow
+from .services import Services
+from .tokens import aware
+
+CHUNK = 100
+STATES = ("running", "starting", "stopping", "stopped", "failed", "deleting", "missing",
+          "not_created")
+FILTERS = STATES + ("stuck",)
+_BY_STAGE = {"ready": "running", "pending": "starting", "building": "starting",
+             "starting_agent": "starting", "stopping": "stopping", "stopped": "stopped",
+             "failed": "failed", "deleting": "deleting", "deleted": "missing"}
+
+
+@dataclass(frozen=True)
+class Live:
+    state: str                        # one of STATES, or "unknown" when Coder was not read
+    message: str = ""
+    last_build: dt.datetime | None = None
+    stuck: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def _time(value: object) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return aware(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def of(ws: dict | None, build_timeout: int, now: dt.datetime | None = None) -> Live:
+    """The Live view of one Coder workspace JSON (None: not in Coder)."""
+    if ws is None:
+        return Live("missing", "Coder does not know this workspace (deleted outside the portal?).")
+    status = readiness(ws)
+    build = ws.get("latest_build") if isinstance(ws.get("latest_build"), dict) else {}
+    started = _time(build.get("created_at"))
+    state = _BY_STAGE.get(status.stage, "starting")
+    late = (state in ("starting", "stopping", "deleting") and started is not None
+            and (now or utcnow()) - started > dt.timedelta(seconds=build_timeout))
+    message = status.message
+    if late:
+        message = f"Not ready {build_timeout} s after its build started: {status.message}"
+    return Live(state, message, started, stuck=status.failed or late)
+
+
+def fetch(services: Services, workspace_ids: Iterable[str]) -> dict[str, dict]:
+    """id -> Coder workspace JSON, in ceil(n / CHUNK) calls. Raises ServiceError."""
+    ids = [i for i in dict.fromkeys(workspace_ids) if i]
+    found: dict[str, dict] = {}
+    for start in range(0, len(ids), CHUNK):
+        for ws in services.coder.workspaces_by_id(ids[start:start + CHUNK]):
+            if isinstance(ws.get("id"), str):
+                found[ws["id"]] = ws
+    return found
+
+
+def states_of(services: Services, rows: Iterable[WorkspaceState]
+              ) -> tuple[dict[int, Live], str | None]:
+    """WorkspaceState id -> Live, and the reason when Coder could not be read."""
+    rows = list(rows)
+    try:
+        found = fetch(services, (r.coder_workspace_id for r in rows if r.coder_workspace_id))
+    except ServiceError as exc:
+        return ({r.id: Live("unknown", f"Coder could not be read; last seen: {r.stage}.")
+                 for r in rows}, exc.user_message)
+    timeout, now = services.settings.build_timeout, utcnow()
+    out = {}
+    for r in rows:
+        if not r.coder_workspace_id:
+            out[r.id] = Live("not_created", "Not created yet.")
+        else:
+            out[r.id] = of(found.get(r.coder_workspace_id), timeout, now)
+    return out, None

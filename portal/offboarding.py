@@ -1,0 +1,270 @@
+"""Offboarding a person in one admin action, as an idempotent sequence of steps.
+
+`start()` records the intent (an `Offboarding` row: the workspace choice, every step
+"pending", the groups whose Gitea teams must lose the person); `run_next()` performs
+ONE pending step and stores its result (ok / skipped / failed with a reason), so the
+admin page can show each step as it completes and any worker can serve the next
+poll. A failed step never stops the others; `start()` again (the page's Retry) runs
+the steps again: each checks what is left to do (the groups still pending are stored),
+so a retry after a service was down continues where the first run stopped. Order: deactivate first (no new sign-in, the
+session loader refuses inactive people at once), then the Gitea teams, workspaces,
+the Coder token, the Gitea token, the LiteLLM key and the GitHub token.
+
+Every step and the run's start and end land in the audit log. No Flask request objects.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from . import ai_keys, audit, github_tokens, membership, tokens
+from .clients.coder import readiness
+from .clients.http import Conflict, NotFound, ServiceError
+from .extensions import db
+from .models import Group, Membership, Offboarding, Project, User, WorkspaceState, utcnow
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+STEPS: tuple[tuple[str, str], ...] = (
+    ("deactivate", "Deactivate the portal account"),
+    ("gitea_teams", "Remove from every group's Gitea teams"),
+    ("workspaces", "Stop or delete every workspace"),
+    ("coder_token", "Revoke the Coder token"),
+    ("gitea_token", "Revoke the Gitea token"),
+    ("litellm_key", "Revoke the LiteLLM key"),
+    ("github_token", "Delete the GitHub token"),
+)
+LABELS = dict(STEPS)
+WORKSPACE_ACTIONS = ("stop", "delete")
+OK, SKIPPED, FAILED, PENDING = "ok", "skipped", "failed", "pending"
+
+
+class OffboardingError(Exception):
+    """A refused request (message for the admin)."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    status: str          # ok | skipped | failed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    label: str
+    status: str
+    detail: str
+
+
+def current(user: User) -> Offboarding | None:
+    return db.session.scalar(db.select(Offboarding).where(Offboarding.user_id == user.id))
+
+
+def view(run: Offboarding | None) -> list[StepView]:
+    steps = (run.steps if run else {}) or {}
+    return [StepView(name, label, steps.get(name, {}).get("status", PENDING),
+                     steps.get(name, {}).get("detail", "")) for name, label in STEPS]
+
+
+def finished(run: Offboarding | None) -> bool:
+    return run is not None and run.status != "running"
+
+
+def _groups_of(user: User) -> list[str]:
+    """Groups whose teams may hold the person: memberships, and projects they opened
+    (admins who are not members sit in Contributors)."""
+    slugs = set(db.session.scalars(db.select(Group.slug).join(Membership).where(
+        Membership.user_id == user.id)))
+    slugs |= set(db.session.scalars(db.select(Group.slug).join(Project).join(
+        WorkspaceState, WorkspaceState.project_id == Project.id).where(
+        WorkspaceState.user_id == user.id)))
+    return sorted(slugs)
+
+
+def start(actor: User, user: User, workspace_action: str) -> Offboarding:
+    """Record the offboarding, or its retry (every step pending again; done ones are skipped)."""
+    if workspace_action not in WORKSPACE_ACTIONS:
+        raise OffboardingError("Choose what happens to their workspaces: stop or delete.")
+    if actor.id == user.id:
+        raise OffboardingError("You cannot offboard yourself.")
+    run = current(user)
+    retry = run is not None
+    if run is None:
+        run = Offboarding(user_id=user.id, groups=[])
+        db.session.add(run)
+    # Every step is idempotent, so a retry simply runs them all again: what was done is
+    # skipped, what failed (or what appeared since) is done now.
+    run.steps = {name: {"status": PENDING} for name, _ in STEPS}
+    run.groups = sorted(set(run.groups or []) | set(_groups_of(user)))
+    run.actor_id, run.status, run.finished_at = actor.id, "running", None
+    run.workspace_action = workspace_action
+    audit.record(actor, "user.offboard_retry" if retry else "user.offboard", f"user:{user.username}",
+                 workspaces=workspace_action)
+    db.session.commit()
+    return run
+
+
+def run_next(services: Services, run: Offboarding) -> StepView | None:
+    """Perform the next pending step; None (and the run finished) when none is left."""
+    pending = [name for name, _ in STEPS if run.steps.get(name, {}).get("status") == PENDING]
+    if not pending:
+        _finish(run)
+        return None
+    name = pending[0]
+    user = db.session.get(User, run.user_id)
+    actor = db.session.get(User, run.actor_id) if run.actor_id else None
+    try:
+        result = _RUNNERS[name](services, actor, user, run)
+    except ServiceError as exc:
+        db.session.rollback()
+        result = StepResult(FAILED, exc.user_message)
+    except Exception as exc:  # noqa: BLE001 - a step's failure is reported, never a 500
+        db.session.rollback()
+        log.exception("offboarding step %s failed", name)
+        result = StepResult(FAILED, str(exc) or type(exc).__name__)
+    run = db.session.get(Offboarding, run.id)
+    run.steps = {**run.steps, name: {"status": result.status, "detail": result.detail,
+                                     "at": utcnow().isoformat()}}
+    audit.record(actor, f"offboard.{name}", f"user:{user.username}", result=result.status,
+                 detail=result.detail)
+    db.session.commit()
+    if len(pending) == 1:
+        _finish(run)
+    return StepView(name, LABELS[name], result.status, result.detail)
+
+
+def run_all(services: Services, run: Offboarding) -> list[StepView]:
+    """Every pending step in order (the CLI and tests); the results."""
+    done = []
+    while (step := run_next(services, run)) is not None:
+        done.append(step)
+        run = db.session.get(Offboarding, run.id)
+    return done
+
+
+def _finish(run: Offboarding) -> None:
+    if run.status != "running":
+        return
+    failed = [n for n, s in run.steps.items() if s.get("status") == FAILED]
+    run.status = "incomplete" if failed else "done"
+    run.finished_at = utcnow()
+    user = db.session.get(User, run.user_id)
+    actor = db.session.get(User, run.actor_id) if run.actor_id else None
+    audit.record(actor, "user.offboard_incomplete" if failed else "user.offboard_done",
+                 f"user:{user.username}", failed=failed)
+    db.session.commit()
+
+
+# -- the steps ------------------------------------------------------------------------------
+def _deactivate(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    if not user.active:
+        return StepResult(SKIPPED, "The account was already deactivated.")
+    user.active = False
+    audit.record(actor, "user.deactivate", f"user:{user.username}")
+    db.session.commit()
+    return StepResult(OK, "They can no longer sign in; open sessions end at their next request.")
+
+
+def _gitea_teams(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    # Portal access goes at once (so no sync puts them back); Gitea follows, group by group.
+    for m in db.session.scalars(db.select(Membership).where(Membership.user_id == user.id)).all():
+        audit.record(actor, "member.remove", f"{m.group.slug}/{user.username}", role=m.role.value,
+                     via="offboarding")
+        db.session.delete(m)
+    db.session.commit()
+    slugs = list(run.groups or [])
+    if not slugs:
+        return StepResult(SKIPPED, "No group's Gitea team left to leave.")
+    done, failures = [], []
+    for slug in slugs:
+        group = db.session.scalar(db.select(Group).where(Group.slug == slug))
+        problem = (membership.remove_from_teams(services, actor, group, user)
+                   if group is not None else None)
+        db.session.commit()
+        if problem is None:
+            done.append(slug)
+        else:
+            failures.append(f"{slug}: {problem}")
+    run = db.session.get(Offboarding, run.id)
+    run.groups = [s for s in slugs if s not in done]
+    db.session.commit()
+    if failures:
+        return StepResult(FAILED, f"Removed from {len(done)} of {len(slugs)} groups. "
+                          + "; ".join(failures))
+    return StepResult(OK, f"Removed from the teams of {', '.join(done)}.")
+
+
+def _workspaces(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    delete = run.workspace_action == "delete"
+    states = db.session.scalars(db.select(WorkspaceState).where(
+        WorkspaceState.user_id == user.id)).all()
+    if not states:
+        return StepResult(SKIPPED, "They had no workspaces.")
+    live = {ws.get("id"): ws for ws in services.coder.workspaces_by_id(
+        s.coder_workspace_id for s in states if s.coder_workspace_id)}
+    done = failed = 0
+    problems = []
+    for state in states:
+        name = state.coder_workspace_name or state.project.workspace_name
+        state.desired_state = "stopped"
+        ws = live.get(state.coder_workspace_id) if state.coder_workspace_id else None
+        stage = readiness(ws).stage if ws is not None else "not_created"
+        settled = ("deleting", "deleted") if delete else ("stopped", "stopping", "deleting", "deleted")
+        if ws is not None and stage not in settled:
+            try:
+                (services.coder.delete_workspace if delete
+                 else services.coder.stop_workspace)(state.coder_workspace_id)
+            except NotFound:
+                pass
+            except (Conflict, ServiceError) as exc:
+                failed += 1
+                problems.append(f"{name}: {exc.user_message}")
+                audit.record(actor, "workspace.stop_failed", name, owner=user.username,
+                             reason=exc.user_message)
+                continue
+            audit.record(actor, "workspace.delete" if delete else "workspace.stop", name,
+                         owner=user.username, reason="offboarding")
+        done += 1
+        if delete:
+            db.session.delete(state)
+        else:
+            state.stage = "stopped"
+    db.session.commit()
+    verb = "deleted" if delete else "stopped"
+    if failed:
+        return StepResult(FAILED, f"{done} {verb}, {failed} failed: " + "; ".join(problems))
+    return StepResult(OK, f"{done} workspace{'s' if done != 1 else ''} {verb}.")
+
+
+def _coder_token(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    if tokens.revoke_coder_token(services, user):
+        return StepResult(OK, "Revoked in Coder and forgotten here.")
+    return StepResult(SKIPPED, "No Coder token was held.")
+
+
+def _gitea_token(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    if tokens.revoke_gitea_token(services, user):
+        return StepResult(OK, "Revoked in Gitea and forgotten here.")
+    return StepResult(SKIPPED, "No Gitea token was held.")
+
+
+def _litellm_key(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    if ai_keys.revoke_ai_key(services, user):
+        return StepResult(OK, "Deleted in LiteLLM and forgotten here.")
+    return StepResult(SKIPPED, "No LiteLLM key was held.")
+
+
+def _github_token(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    if github_tokens.delete(user):
+        return StepResult(OK, "Deleted.")
+    return StepResult(SKIPPED, "No GitHub token was stored.")
+
+
+_RUNNERS: dict[str, Callable[[Services, User | None, User, Offboarding], StepResult]] = {
+    "deactivate": _deactivate, "gitea_teams": _gitea_teams, "workspaces": _workspaces,
+    "coder_token": _coder_token, "gitea_token": _gitea_token, "litellm_key": _litellm_key,
+    "github_token": _github_token,
+}

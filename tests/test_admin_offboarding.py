@@ -1,0 +1,168 @@
+"""Offboarding against the simulated Coder, Gitea and LiteLLM: every effect, its audit
+events, sign-in refused, and a retry after Gitea went down mid-offboarding."""
+from __future__ import annotations
+
+import re
+
+from portal import github_tokens, offboarding, provisioning
+from portal.extensions import db
+from portal.models import AuditEvent, Membership, Offboarding, Project, Role, User, UserSecret
+from portal.services import services
+from tests.collab_helpers import make_group, person, post, user_id
+from tests.fixtures.app import csrf_from
+from tests.provisioning_helpers import run_until_done
+
+GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5" * 3 + "F6g7H8"
+
+
+def _world(stack):
+    """A lead's group; Bob a contributor with a running workspace and every credential."""
+    lead = person(stack.app, "lead@example.com")
+    bob_client = person(stack.app, "bob@example.com")
+    admin = person(stack.app, "root@example.com", admin=True)
+    make_group(lead)
+    post(lead, "/groups/ml-team/members", who="bob", role="contributor")
+    assert post(bob_client, "/groups/ml-team/projects/new", name="Vision", slug="vision",
+                description="").status_code == 303
+    with stack.app.app_context():
+        bob = db.session.scalar(db.select(User).where(User.username == "bob"))
+        project = db.session.scalar(db.select(Project))
+        provisioning.want_running(bob, project)
+        status, _ = run_until_done(bob, project, Role.contributor)
+        assert status.ready
+        github_tokens.store(services(), bob, GITHUB_TOKEN)
+        ws_id = provisioning.workspace_state(bob, project).coder_workspace_id
+        kinds = set(db.session.scalars(db.select(UserSecret.kind).where(UserSecret.user_id == bob.id)))
+    return admin, bob_client, ws_id, kinds
+
+
+def _kinds(app, email):
+    with app.app_context():
+        uid = db.session.scalar(db.select(User.id).where(User.email == email))
+        return set(db.session.scalars(db.select(UserSecret.kind).where(UserSecret.user_id == uid)))
+
+
+def _actions(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(db.select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def _step_until_done(admin, bob_id: int, limit: int = 20) -> str:
+    page = ""
+    for _ in range(limit):
+        resp = post(admin, f"/admin/users/{bob_id}/offboarding/step", htmx=True)
+        assert resp.status_code == 200
+        page = resp.get_data(as_text=True)
+        assert "<html" not in page  # the fragment, which replaces itself
+        if 'data-status="running"' not in page.split(">")[0]:
+            return page
+    raise AssertionError("offboarding did not finish")
+
+
+def test_offboarding_removes_every_access_and_audits_each_step(ai_stack):
+    stack = ai_stack
+    admin, bob_client, ws_id, kinds = _world(stack)
+    assert {"coder_token", "gitea_token", "litellm_key", "github_token"} <= kinds
+    assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead", "bob"}
+    assert stack.litellm.sim.keys_of("bob")
+    bob = user_id(stack.app, "bob@example.com")
+
+    page = admin.get(f"/admin/users/{bob}/offboard").get_data(as_text=True)
+    assert "Type their username" in page and "ML Team" in page
+    wrong = post(admin, f"/admin/users/{bob}/offboard", confirm="bobby", workspaces="stop")
+    assert wrong.status_code == 400 and "to confirm" in wrong.get_data(as_text=True)
+    bad = post(admin, f"/admin/users/{bob}/offboard", confirm="bob", workspaces="explode")
+    assert bad.status_code == 400 and "stop or delete" in bad.get_data(as_text=True)
+    assert _actions(stack.app).count("user.offboard") == 0
+
+    resp = post(admin, f"/admin/users/{bob}/offboard", confirm="bob", workspaces="stop")
+    assert resp.status_code == 303 and resp.location.endswith(f"/admin/users/{bob}/offboarding")
+    progress = admin.get(resp.location).get_data(as_text=True)
+    assert 'hx-trigger="load' in progress and progress.count('data-status="pending"') == 7
+    page = _step_until_done(admin, bob)
+    assert 'data-testid="offboarding-done"' in page
+    for name, _ in offboarding.STEPS:
+        assert re.search(rf'data-testid="step-{name}" data-status="ok"', page), name
+
+    # the effects, each in the system that holds it
+    assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead"}
+    assert stack.gitea.sim.tokens_of("bob") == []
+    with stack.app.app_context():
+        ws = services().coder.get_workspace_by_id(ws_id)
+        assert ws["latest_build"]["transition"] == "stop"
+        assert db.session.get(User, bob).active is False
+        assert db.session.scalar(db.select(Membership).where(Membership.user_id == bob)) is None
+    store = stack.coder.sim.store   # the portal's API token is gone (app-connect keys are Coder's own)
+    assert not [k for k in store.keys.values() if store.users[k.user_id].username == "bob"
+                and k.scope != "application_connect"]
+    assert stack.litellm.sim.keys_of("bob") == []
+    assert _kinds(stack.app, "bob@example.com") == set()
+
+    # sign-in refused with a clear message; the open session ends at once
+    assert bob_client.get("/").status_code == 302
+    fresh = stack.app.test_client()
+    token = csrf_from(fresh, "/auth/dev")
+    refused = fresh.post("/auth/dev", data={"csrf_token": token, "email": "bob@example.com"})
+    assert refused.status_code == 403 and "has been deactivated" in refused.get_data(as_text=True)
+
+    actions = _actions(stack.app)
+    for expected in ("user.offboard", "user.deactivate", "member.remove", "gitea.team_remove",
+                     "workspace.stop", "token.revoke", "ai_key.revoke", "github_token.delete",
+                     "user.offboard_done", *(f"offboard.{n}" for n, _ in offboarding.STEPS)):
+        assert expected in actions, expected
+    with stack.app.app_context():
+        steps = db.session.scalars(db.select(AuditEvent).where(
+            AuditEvent.action.like("offboard.%"))).all()
+        assert all(e.actor_label == "root@example.com" and e.target == "user:bob" for e in steps)
+        assert all(e.details["result"] == "ok" for e in steps)
+    # the detail page shows the person deactivated and the audit trail
+    detail = admin.get(f"/admin/users/{bob}").get_data(as_text=True)
+    assert "deactivated" in detail and "offboard.github_token" in detail
+
+
+def test_retry_after_gitea_was_down_mid_offboarding(stack):
+    admin, _, ws_id, _ = _world(stack)
+    bob = user_id(stack.app, "bob@example.com")
+    assert post(admin, f"/admin/users/{bob}/offboard", confirm="BOB",
+                workspaces="delete").status_code == 303
+    first = post(admin, f"/admin/users/{bob}/offboarding/step", htmx=True).get_data(as_text=True)
+    assert 'data-testid="step-deactivate" data-status="ok"' in first
+    stack.gitea.sim.set_faults(down=True)              # Gitea goes down mid-offboarding
+    page = _step_until_done(admin, bob)
+    assert 'data-testid="offboarding-incomplete"' in page and "Retry" in page
+    assert 'data-testid="step-gitea_teams" data-status="failed"' in page
+    assert 'data-testid="step-gitea_token" data-status="failed"' in page
+    assert 'data-testid="step-coder_token" data-status="ok"' in page
+    assert 'data-testid="step-workspaces" data-status="ok"' in page
+    stack.gitea.sim.reset_faults()
+    assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead", "bob"}
+    with stack.app.app_context():
+        run = db.session.scalar(db.select(Offboarding))
+        assert run.status == "incomplete" and run.groups == ["ml-team"]
+        ws = services().coder.get_workspace_by_id(ws_id)
+        assert ws is None or ws["latest_build"]["transition"] == "delete"
+    assert "user.offboard_incomplete" in _actions(stack.app)
+
+    # the retry continues: done steps are skipped, the failed ones succeed now
+    assert post(admin, f"/admin/users/{bob}/offboard", confirm="bob",
+                workspaces="delete").status_code == 303
+    page = _step_until_done(admin, bob)
+    assert 'data-testid="offboarding-done"' in page
+    assert 'data-testid="step-gitea_teams" data-status="ok"' in page
+    assert 'data-testid="step-gitea_token" data-status="ok"' in page
+    assert 'data-testid="step-deactivate" data-status="skipped"' in page
+    assert 'data-testid="step-coder_token" data-status="skipped"' in page
+    assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead"}
+    assert stack.gitea.sim.tokens_of("bob") == []
+    assert _kinds(stack.app, "bob@example.com") == set()
+    actions = _actions(stack.app)
+    assert "user.offboard_retry" in actions and actions[-1] == "user.offboard_done"
+
+
+def test_offboarding_refuses_self_and_unknown_people(stack):
+    admin = person(stack.app, "root@example.com", admin=True)
+    me = user_id(stack.app, "root@example.com")
+    resp = post(admin, f"/admin/users/{me}/offboard", confirm="root", workspaces="stop")
+    assert resp.status_code == 400 and "cannot offboard yourself" in resp.get_data(as_text=True)
+    assert admin.get("/admin/users/99999/offboard").status_code == 404
+    assert post(admin, "/admin/users/99999/offboarding/step").status_code == 404
