@@ -1,0 +1,190 @@
+"""Load benchmark: N people polling their Code tab on gunicorn + PostgreSQL (prints; asserts nothing).
+
+    python -m tests.bench load [--sizes 100,250,500] [--duration 20] [--workers 2]
+                               [--worker-class gthread] [--threads 16] [--build-seconds 15]
+
+For each N: a fresh database on a throwaway PostgreSQL cluster, the simulated Coder and Gitea in
+their own process (`python -m portal.devstack`), `gunicorn wsgi:app` on 127.0.0.1, and N people
+(tests/bench/load_people.py: a thread each, spread over several processes so the load generator
+is not the bottleneck) who load the dashboard, open the Code tab and poll it once a second while
+their workspace builds (build time >= the run, so most of the run is provisioning). Printed:
+requests/s, p50/p95/p99 latency (all, and per kind), errors, portal CPU (master + workers, in
+cores) and RSS, PostgreSQL / simulator / load-generator CPU for context, and outbound calls per
+second to Coder and Gitea (the simulators' request counters). Target: 500 people at
+p99 <= 100 ms with 0 errors. Everything shares this machine's cores; see the CPU columns.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from portal.extensions import db
+from portal.models import Group, Membership, Project, Role, User
+from tests.bench.load_people import run_process
+from tests.fixtures.app import base_env, build_app
+from tests.process_helpers import (cpu_seconds, fresh_database, postmaster_pids, rss_mb,
+                                   start_devstack, start_gunicorn, throwaway_postgres)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench load")
+    parser.add_argument("--sizes", default="100,250,500")
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
+    parser.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS", "gthread"))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 16)))
+    parser.add_argument("--build-seconds", type=float, default=15.0)
+    parser.add_argument("--load-processes", type=int, default=4)
+    parser.add_argument("--profile", default="", help="py-spy binary: record the portal's workers "
+                        "during the largest size into load-profile-<pid>.txt")
+    return parser.parse_args(argv)
+
+
+def seed(app, n: int) -> list[tuple[str, str, int]]:
+    """N people, each the lead of a group with one project, already signed in:
+    (session cookie, CSRF token, project id). The cookies are what the dev sign-in would set
+    (flask-login + Flask-WTF in a session signed with the portal's key); signing 500 people in
+    over HTTP would trip the per-address sign-in limit, as everyone here is 127.0.0.1."""
+    from flask import g, session
+    from flask_login import login_user
+    from flask_wtf.csrf import generate_csrf
+    people = []
+    with app.app_context():
+        for i in range(n):
+            email = f"person{i:04d}@example.com"
+            user = User(sub=f"dev:{email}", email=email, name=f"Person {i}", username=f"person{i:04d}")
+            group = Group(slug=f"team-{i:04d}", name=f"Team {i}")
+            project = Project(group=group, slug="app", name="App")
+            db.session.add_all([user, group, Membership(user=user, group=group, role=Role.lead),
+                                project])
+        db.session.commit()
+        rows = db.session.execute(db.select(User, Project.id)
+                                  .join(Membership, Membership.user_id == User.id)
+                                  .join(Project, Project.group_id == Membership.group_id)).all()
+        signer = app.session_interface.get_signing_serializer(app)
+        for user, project_id in rows:
+            with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+                login_user(user)
+                g.pop("csrf_token", None)  # Flask-WTF caches it on g, shared by this app context
+                csrf = generate_csrf()
+                people.append((signer.dumps(dict(session)), csrf, project_id))
+        db.engine.dispose()
+    return people
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def run_size(args, pg_server: str, n: int, tmp: Path) -> dict:
+    devstack = start_devstack(build_seconds=args.build_seconds, agent_seconds=2.0)
+    server = None
+    procs: list = []
+    try:
+        env = base_env(tmp, DATABASE_URL=fresh_database(pg_server), **devstack.env,
+                       PORTAL_HTTP_CONNECT_TIMEOUT="3", PORTAL_HTTP_READ_TIMEOUT="10")
+        app = build_app(env)
+        people = seed(app, n)
+        server = start_gunicorn(env, tmp, workers=args.workers, worker_class=args.worker_class,
+                                threads=args.threads, extra=("--backlog", "2048"))
+        ctx = multiprocessing.get_context("fork")
+        go, ready, results = ctx.Event(), ctx.Queue(), ctx.Queue()
+        k = max(1, min(args.load_processes, n))
+        for i in range(k):
+            proc = ctx.Process(target=run_process, args=(server.port, people[i::k], args.duration,
+                                                         go, ready, results), daemon=True)
+            proc.start()
+            procs.append(proc)
+        signed_in = sum(ready.get(timeout=360) for _ in procs)
+        before = _counters(devstack, server, pg_server, procs)
+        profiler = _start_profiler(args, server, tmp, n)
+        go.set()
+        time.sleep(args.duration)
+        after = _counters(devstack, server, pg_server, procs)
+        samples = [s for _ in procs for s in results.get(timeout=args.duration + 120)]
+        if profiler is not None:
+            profiler.wait(60)
+        for proc in procs:
+            proc.join(10)
+        return _figures(n, signed_in, samples, before, after, args.duration,
+                        rss_mb(server.pids()))
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+        if server is not None:
+            server.stop()
+        devstack.stop()
+
+
+def _counters(devstack, server, pg_server, procs) -> dict:
+    return {"t": time.monotonic(), "coder": devstack.coder_state()["requests_total"],
+            "gitea": devstack.gitea_state()["requests"], "portal": cpu_seconds(server.pids()),
+            "pg": cpu_seconds(postmaster_pids(pg_server)), "sims": cpu_seconds([devstack.proc.pid]),
+            "load": cpu_seconds([p.pid for p in procs])}
+
+
+def _start_profiler(args, server, tmp: Path, n: int):
+    if not args.profile or n != max(int(s) for s in args.sizes.split(",")):
+        return None
+    import subprocess
+    out = Path(tempfile.gettempdir()) / f"portal-load-profile-{n}.txt"
+    worker = server.worker_pids()[0]
+    print(f"  profiling worker {worker} for {args.duration:.0f} s -> {out}")
+    return subprocess.Popen([args.profile, "record", "-p", str(worker), "-d", str(int(args.duration)),
+                             "-f", "raw", "-o", str(out), "-r", "200", "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _figures(n, signed_in, samples, before, after, duration, rss) -> dict:
+    seconds = after["t"] - before["t"]
+    measured = [s for s in samples if s[1] <= duration]
+    lat = [s[2] for s in measured]
+    by_kind = defaultdict(list)
+    for kind, _start, elapsed, _status in measured:
+        by_kind[kind].append(elapsed)
+    return {"n": n, "signed_in": signed_in, "requests": len(measured), "rps": len(measured) / duration,
+            "p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99), "max": max(lat or [0]),
+            "errors": sum(1 for s in measured if s[3] != 200),
+            "statuses": dict(Counter(s[3] for s in measured if s[3] != 200)),
+            "kinds": {k: (len(v), pct(v, 50), pct(v, 99)) for k, v in sorted(by_kind.items())},
+            "cpu": {k: (after[k] - before[k]) / seconds for k in ("portal", "pg", "sims", "load")},
+            "rss": rss, "coder_rps": (after["coder"] - before["coder"]) / seconds,
+            "gitea_rps": (after["gitea"] - before["gitea"]) / seconds}
+
+
+def report(f: dict) -> None:
+    ms = lambda v: f"{v * 1000:.0f}"  # noqa: E731
+    print(f"N={f['n']:>4} ({f['signed_in']} people): {f['rps']:.0f} req/s, "
+          f"p50 {ms(f['p50'])} ms, p95 {ms(f['p95'])} ms, p99 {ms(f['p99'])} ms, "
+          f"max {ms(f['max'])} ms, errors {f['errors']}/{f['requests']}"
+          + (f" (HTTP status: count {f['statuses']}, 0 = no answer)" if f["errors"] else ""))
+    print("         by kind: " + ", ".join(f"{k} {c}× p50 {ms(a)} / p99 {ms(b)} ms"
+                                          for k, (c, a, b) in f["kinds"].items()))
+    cpu = f["cpu"]
+    print(f"         CPU (cores): portal {cpu['portal']:.2f}, postgres {cpu['pg']:.2f}, "
+          f"simulators {cpu['sims']:.2f}, load generator {cpu['load']:.2f}; portal RSS "
+          f"{f['rss']:.0f} MB; outbound calls/s: Coder {f['coder_rps']:.0f}, Gitea {f['gitea_rps']:.0f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv or [])
+    logging.disable(logging.WARNING)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    print(f"Load: gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}, "
+          f"PostgreSQL, {args.duration:.0f} s per size, simulated build {args.build_seconds:.0f} s "
+          f"+ agent 2 s, {os.cpu_count()} cores shared by everything   [target: 500 people, "
+          f"p99 <= 100 ms, 0 errors]", flush=True)
+    tmp = Path(tempfile.mkdtemp(prefix="portal-load-"))
+    with throwaway_postgres(max_connections=400) as pg_server:
+        for n in sizes:
+            report(run_size(args, pg_server, n, tmp))
