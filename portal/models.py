@@ -142,6 +142,12 @@ class WorkspaceState(db.Model):
     # plain app URL once ready (no key in it): a re-open within seconds needs only the hand-off.
     observed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     app_url: Mapped[str | None] = mapped_column(String(500))
+    # What that pass showed (message, build-log tail, warnings), so that a poll moments later
+    # shows it again without asking Coder (provisioning.reconcile's cheap path). None: nothing
+    # to show again (the stage changed since, or the pass ended in transient trouble).
+    status_message: Mapped[str | None] = mapped_column(Text)
+    log_tail: Mapped[list | None] = mapped_column(JSON)
+    status_warnings: Mapped[list | None] = mapped_column(JSON)
     stage_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort
+from sqlalchemy import and_
 
 from .extensions import db
 from .models import Group, Membership, Project, Role, User
@@ -29,12 +30,16 @@ def group_for(user: User, slug: str) -> tuple[Group, Role | None]:
 
 
 def project_for(user: User, project_id: int) -> tuple[Project, Role | None]:
-    project = db.session.get(Project, project_id)
-    if project is None:
+    # One query (every Code tab poll comes here): the project and the person's role in its group,
+    # by group id, with neither the group nor the membership row loaded.
+    row = db.session.execute(
+        db.select(Project, Membership.role)
+        .outerjoin(Membership, and_(Membership.group_id == Project.group_id,
+                                    Membership.user_id == user.id))
+        .where(Project.id == project_id)).first()
+    if row is None:
         abort(404)
-    # By group id: every Code tab poll comes here, and needs neither the group nor the membership row.
-    role = db.session.scalar(db.select(Membership.role).where(Membership.user_id == user.id,
-                                                             Membership.group_id == project.group_id))
+    project, role = row
     if role is None and not user.is_admin:
         abort(404)
     return project, role

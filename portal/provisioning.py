@@ -45,6 +45,10 @@ CODER_TO_STAGE = {"not_created": "workspace", "pending": "building", "building":
                   "starting_agent": "starting", "ready": "ready", "stopping": "building",
                   "stopped": "building", "deleting": "workspace", "deleted": "workspace"}
 READY_TRUST = dt.timedelta(seconds=20)  # how long a seen-ready workspace is trusted without a read
+# How long what a pass saw in Coder is shown again without asking, by stage: the pass itself
+# then runs at most once per interval per person however many tabs poll. Only Coder's stages
+# (a build takes minutes; the agent and IDE start in seconds); never the portal's own steps.
+OBSERVE_FOR = {"building": dt.timedelta(seconds=2.0), "starting": dt.timedelta(seconds=0.5)}
 WORKSPACE_TTL_MS = 60 * 60 * 1000  # auto-stop one hour after the last activity
 _TEMPLATE_CACHE: dict[tuple[str, str], tuple[float, str]] = {}
 _TEMPLATE_TTL = 300.0
@@ -129,17 +133,46 @@ def _set_stage(state: WorkspaceState, stage: str, error: str | None = None) -> N
     if state.stage != stage:
         state.stage = stage
         state.stage_started_at = utcnow()
+        state.status_message = None  # what was seen belongs to the old stage
     state.last_error = error
 
 
+def _remember(state: WorkspaceState, status: Status) -> None:
+    """Keep what this pass showed, for the polls that follow it within OBSERVE_FOR."""
+    if status.transient or status.failed or status.stage != state.stage:
+        state.status_message = None  # nothing to show again: the next poll runs a pass
+        return
+    state.status_message = status.message
+    state.log_tail = list(status.log_tail) or None
+    state.status_warnings = list(status.warnings) or None
+
+
+def _observed_recently(services: Services, state: WorkspaceState) -> bool:
+    """A pass saw this stage moments ago and nothing the person asked for is pending."""
+    fresh = OBSERVE_FOR.get(state.stage)
+    observed = tokens.aware(state.observed_at)
+    return (fresh is not None and observed is not None and state.status_message is not None
+            and state.desired_state == "running" and utcnow() - observed < fresh
+            and not _timed_out(services, state))
+
+
+def _leased_elsewhere(state: WorkspaceState) -> bool:
+    until = tokens.aware(state.lease_until)
+    return state.lease_owner is not None and until is not None and until > utcnow()
+
+
 def stored_status(state: WorkspaceState) -> Status:
-    """What the last pass saw, without calling anyone (another worker holds the lease)."""
+    """What the last pass saw, without calling anyone (a pass ran moments ago, or another
+    worker holds the lease)."""
     if state.stage == "failed":
         return Status("failed", state.last_error or "Provisioning failed.", failed=True)
     if state.stage == "stopped":
         return Status("stopped", "Your workspace is stopped.", stopped=True)
-    return Status(state.stage if state.stage in STAGES else "workspace",
-                  STAGES.get(state.stage, "Working") + "…")
+    stage = state.stage if state.stage in STAGES else "workspace"
+    if state.status_message and stage != "ready":
+        return Status(stage, state.status_message, log_tail=tuple(state.log_tail or ()),
+                      warnings=tuple(state.status_warnings or ()))
+    return Status(stage, STAGES.get(state.stage, "Working") + "…")
 
 
 # -- intent -------------------------------------------------------------------------------
@@ -156,19 +189,22 @@ def want_running(user: User, project: Project, *, retry: bool = False) -> Worksp
 # -- the pass -----------------------------------------------------------------------------
 def reconcile(services: Services, user: User, project: Project, role: Role) -> Status:
     state = workspace_state(user, project)
-    if state.stage == "failed":
-        return stored_status(state)
+    if state.stage == "failed" or _observed_recently(services, state):
+        return stored_status(state)  # no outbound call, no write
     if state.repo_ready_at is not None:  # lazy self-heal of the Gitea team (no call when fresh)
         heal_team_membership(services, user, project, state)
     fast = _ready_fast_path(services, user, state)
     if fast is not None:
         return _with_ai_notice(services, user, state, fast)
+    if _leased_elsewhere(state):
+        return stored_status(state)  # a pass is under way in another worker: show what it saw
     owner = uuid.uuid4().hex
     if not _acquire(state, owner, dt.timedelta(seconds=services.settings.reconcile_lease_seconds)):
         return stored_status(state)
     released = False
     try:
         status = _with_ai_notice(services, user, state, _pass(services, user, project, role, state))
+        _remember(state, status)
         _clear_lease(state, owner)  # with the pass's own changes: one commit, no second round trip
         db.session.commit()
         released = True
@@ -356,23 +392,34 @@ def _with_ai_notice(services: Services, user: User, state: WorkspaceState,
 
 
 def _create_workspace(services: Services, as_user, user: User, project: Project) -> dict:
-    try:
-        template_id = _template_id(services)
-    except ServiceError as exc:
-        if exc.status == 404:
-            raise ProvisioningFailed(f"The workspace template '{services.settings.coder_template}' "
-                                     "does not exist in Coder. An administrator must push it.") from None
-        raise
     params = workspace_parameters(services, user, project)
-    try:
-        return as_user.create_workspace("me", project.workspace_name, template_id, params,
-                                        ttl_ms=WORKSPACE_TTL_MS)
-    except ServiceError as exc:
-        if exc.status == 409:  # created by a pass that lost its lease: adopt it
-            existing = as_user.get_workspace("me", project.workspace_name)
-            if existing is not None:
-                return existing
-        raise
+    for attempt in (1, 2):
+        try:
+            template_id = _template_id(services)
+        except ServiceError as exc:
+            if exc.status == 404:
+                raise ProvisioningFailed(
+                    f"The workspace template '{services.settings.coder_template}' does not exist "
+                    "in Coder. An administrator must push it.") from None
+            raise
+        try:
+            return as_user.create_workspace("me", project.workspace_name, template_id, params,
+                                            ttl_ms=WORKSPACE_TTL_MS)
+        except ServiceError as exc:
+            if exc.status == 409:  # created by a pass that lost its lease: adopt it
+                existing = as_user.get_workspace("me", project.workspace_name)
+                if existing is not None:
+                    return existing
+            if attempt == 1 and exc.status in (400, 404) and template_id in exc.message:
+                _forget_template(services)  # the template was replaced since we cached its id
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _forget_template(services: Services) -> None:
+    with _template_lock:
+        _TEMPLATE_CACHE.pop((services.settings.coder_url, services.settings.coder_template), None)
 
 
 def _act_on(services: Services, as_user, token: str, user: User, project: Project,

@@ -179,3 +179,15 @@ def test_interrupted_provisioning_completes_after_restart(stack, make_stack_app,
         status, _ = run_until_done(u, p)
         assert status.ready
     assert len(stack.coder.sim.state()["workspaces"]) == 1
+
+
+def test_replaced_template_is_looked_up_again(stack):
+    """A template pushed anew gets a new id: the cached one must not fail the next create."""
+    from portal.provisioning import _TEMPLATE_CACHE
+    with stack.app.app_context():
+        user, project = seed()
+        settings = services().settings
+        _TEMPLATE_CACHE[(settings.coder_url, settings.coder_template)] = (
+            __import__("time").monotonic(), "00000000-0000-0000-0000-000000000000")
+        status, _ = run_until_done(user, project)
+        assert status.ready, status

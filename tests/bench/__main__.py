@@ -7,6 +7,9 @@ from tests.bench import admin_users, code_tab
 if __name__ == "__main__":
     logging.disable(logging.INFO)
     which = sys.argv[1:] or ["code_tab", "load", "admin_users"]
+    if "polls" in which:  # `python -m tests.bench polls [--polls 1000 --db sqlite|postgres|both]`
+        from tests.bench import polls
+        polls.main(sys.argv[sys.argv.index("polls") + 1:])
     if "code_tab" in which:
         code_tab.main()
     if "admin_users" in which:
