@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from portal.devstack.server import ServerThread
 from tests.fixtures.oidc import FakeIdp
