@@ -108,28 +108,24 @@ def _revoke_quietly(services: Services, key_ref: str) -> None:
 
 def revoke_coder_token(services: Services, user: User) -> bool:
     """Delete the person's Coder token in Coder and here. Raises ServiceError when Coder fails."""
-    row = _secret(user, CODER_TOKEN)
-    if row is None:
-        return False
-    if row.key_id:
-        username, _, key_id = row.key_id.partition("/")
-        services.coder.delete_token(username, key_id)
-    db.session.delete(row)
-    audit.record(user, "token.revoke", f"coder:{user.username}")
-    db.session.commit()
-    return True
+    return _revoke(user, CODER_TOKEN, "coder", services.coder.delete_token)
 
 
 def revoke_gitea_token(services: Services, user: User) -> bool:
     """Delete the person's Gitea token in Gitea and here. Raises ServiceError when Gitea fails."""
-    row = _secret(user, GITEA_TOKEN)
+    return _revoke(user, GITEA_TOKEN, "gitea", services.gitea.delete_user_token)
+
+
+def _revoke(user: User, kind: str, service: str, delete) -> bool:
+    """Delete a stored credential at its service (`delete(username, id)`), then here; audited."""
+    row = _secret(user, kind)
     if row is None:
         return False
     if row.key_id:
-        username, _, token_id = row.key_id.partition("/")
-        services.gitea.delete_user_token(username, token_id)
+        username, _, key_id = row.key_id.partition("/")
+        delete(username, key_id)
     db.session.delete(row)
-    audit.record(user, "token.revoke", f"gitea:{user.username}")
+    audit.record(user, "token.revoke", f"{service}:{user.username}")
     db.session.commit()
     return True
 

@@ -31,6 +31,7 @@ from portal.devstack import coder_apps
 from portal.devstack.coder_api import handle_api
 from portal.devstack.coder_state import ApiError
 from portal.devstack.coder_store import CoderStore, Knobs
+from portal.devstack.control import control_response
 
 DEFAULT_ADMIN_TOKEN = "simadmin01-codersimadminsecret000"
 FAULT_HEADER = "X-Devstack-Fault"
@@ -255,21 +256,8 @@ class CoderSimApp:
         return replaced
 
     def _control(self, request: Request) -> Response:
-        if request.path == "/__sim/state" and request.method == "GET":
-            return _json(200, self.sim.state())
-        if request.path == "/__sim/faults" and request.method == "POST":
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                return _json(400, {"message": "POST a JSON object of knob -> value."})
-            try:
-                self.sim.set_faults(**body)
-            except (TypeError, ValueError) as exc:
-                return _json(400, {"message": str(exc)})
-            return _json(200, self.sim.state())
-        if request.path == "/__sim/reset" and request.method == "POST":
-            self.sim.reset_faults()
-            return _json(200, self.sim.state())
-        return _json(404, {"message": "Route not found."})
+        return control_response(request, state=self.sim.state, set_faults=self.sim.set_faults,
+                                reset=self.sim.reset_faults)
 
 
 def _json(status: int, body: Any) -> Response:

@@ -32,6 +32,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from portal.devstack.control import control_response
 from portal.devstack.gitea_api import GiteaAPI, Reply, health_body
 from portal.devstack.gitea_state import ADMIN_LOGIN, GiteaState, Repo, SimError, Team, User
 
@@ -203,21 +204,8 @@ class GiteaSim:
         return _reply(reply)
 
     def _control(self, request: Request, path: str) -> Response:
-        if path == "/__sim/state" and request.method == "GET":
-            return _json(200, self.snapshot())
-        if path == "/__sim/reset" and request.method == "POST":
-            self.reset_faults()
-            return _json(200, self.snapshot())
-        if path == "/__sim/faults" and request.method == "POST":
-            knobs = request.get_json(force=True, silent=True)
-            if not isinstance(knobs, dict):
-                return _json(400, {"message": "expected a JSON object of knobs"})
-            try:
-                self.set_faults(**knobs)
-            except ValueError as exc:
-                return _json(400, {"message": str(exc)})
-            return _json(200, self.snapshot())
-        return _json(404, {"message": "unknown control endpoint"})
+        return control_response(request, state=self.snapshot, set_faults=self.set_faults,
+                                reset=self.reset_faults)
 
 
 def _swagger(request: Request) -> str:

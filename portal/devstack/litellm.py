@@ -34,6 +34,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from portal.devstack.control import control_response
+
 DEFAULT_MASTER_KEY = "sk-devstack-litellm-master-key"
 FAULT_HEADER = "X-Devstack-Fault"
 
@@ -267,21 +269,8 @@ class LiteLLMSim:
                 "blocked": None, "created_at": key.created_at, "budget_duration": None}
 
     def _control(self, request: Request, path: str) -> Response:
-        if path == "/__sim/state" and request.method == "GET":
-            return _json(200, self.snapshot())
-        if path == "/__sim/reset" and request.method == "POST":
-            self.reset_faults()
-            return _json(200, self.snapshot())
-        if path == "/__sim/faults" and request.method == "POST":
-            knobs = request.get_json(force=True, silent=True)
-            if not isinstance(knobs, dict):
-                return _json(400, {"message": "expected a JSON object of knobs"})
-            try:
-                self.set_faults(**knobs)
-            except (ValueError, TypeError) as exc:
-                return _json(400, {"message": str(exc)})
-            return _json(200, self.snapshot())
-        return _json(404, {"message": "unknown control endpoint"})
+        return control_response(request, state=self.snapshot, set_faults=self.set_faults,
+                                reset=self.reset_faults)
 
 
 def _json(status: int, body: Any) -> Response:

@@ -44,3 +44,23 @@ def context(context):
     context.route("**/*", guard)
     context.set_default_timeout(15000)
     yield context
+
+
+@pytest.fixture
+def oidc_portal(live_portal_factory, oidc_provider_factory):
+    """oidc_portal(accounts, host=..., **env) -> (portal, provider): a live portal signing in
+    through a real `oidc-provider` whose client knows the portal's callback and sign-out URLs."""
+    from tests.fixtures.oidc import free_port
+
+    def start(accounts: dict, host: str = "127.0.0.1", **env):
+        port = free_port()
+        base = f"http://{host}:{port}"
+        provider = oidc_provider_factory(redirect_uris=[f"{base}/auth/callback"],
+                                         post_logout_redirect_uris=[f"{base}/auth/signed-out"],
+                                         accounts=accounts)
+        portal = live_portal_factory(
+            port=port, host=host, PORTAL_DEV="0", OIDC_ISSUER=provider.issuer,
+            OIDC_CLIENT_ID=provider.client_id, OIDC_CLIENT_SECRET=provider.client_secret,
+            flask={"SESSION_COOKIE_SECURE": False, "WTF_CSRF_SSL_STRICT": False}, **env)
+        return portal, provider
+    return start

@@ -8,7 +8,6 @@ from portal.extensions import db
 from portal.models import User
 from tests.browser.test_signin import provider_login
 from tests.fixtures.devstack import stack_env
-from tests.fixtures.oidc import free_port
 
 ACCOUNTS = {
     "ada": {"email": "ada@example.com", "email_verified": True, "name": "Ada Admin",
@@ -24,18 +23,8 @@ def sign_out(page: Page, portal) -> None:
     expect(page).to_have_url(portal.url + "/auth/signed-out")
 
 
-def test_admin_finds_offboards_and_audits(page: Page, live_portal_factory, oidc_provider_factory,
-                                          coder_sim, gitea_sim):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    provider = oidc_provider_factory(redirect_uris=[f"{base}/auth/callback"],
-                                     post_logout_redirect_uris=[f"{base}/auth/signed-out"],
-                                     accounts=ACCOUNTS)
-    portal = live_portal_factory(port=port, PORTAL_DEV="0", OIDC_ISSUER=provider.issuer,
-                                 OIDC_CLIENT_ID=provider.client_id,
-                                 OIDC_CLIENT_SECRET=provider.client_secret,
-                                 flask={"SESSION_COOKIE_SECURE": False, "WTF_CSRF_SSL_STRICT": False},
-                                 **stack_env(coder_sim, gitea_sim))
+def test_admin_finds_offboards_and_audits(page: Page, oidc_portal, coder_sim, gitea_sim):
+    portal, _ = oidc_portal(ACCOUNTS, **stack_env(coder_sim, gitea_sim))
     with portal.app.app_context():  # other people, so that the search has work to do
         db.session.add_all([User(sub=f"other-{i}", email=f"b{i}@example.com", name=f"Bo {i}",
                                  username=f"bo{i}") for i in range(40)])

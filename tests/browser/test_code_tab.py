@@ -7,23 +7,14 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_signin import ACCOUNTS, provider_login
 from tests.fixtures.devstack import stack_env
-from tests.fixtures.oidc import free_port
 
 
 @pytest.fixture
-def portal(live_portal_factory, oidc_provider_factory, coder_sim, gitea_sim):
+def portal(oidc_portal, coder_sim, gitea_sim):
     coder_sim.sim.build_seconds = 2.5
     coder_sim.sim.agent_seconds = 1.0
-    port = free_port()
-    base = f"http://portal.localhost:{port}"
-    provider = oidc_provider_factory(redirect_uris=[f"{base}/auth/callback"],
-                                     post_logout_redirect_uris=[f"{base}/auth/signed-out"],
-                                     accounts=ACCOUNTS)
-    live = live_portal_factory(port=port, host="portal.localhost", PORTAL_DEV="0",
-                               OIDC_ISSUER=provider.issuer, OIDC_CLIENT_ID=provider.client_id,
-                               OIDC_CLIENT_SECRET=provider.client_secret,
-                               flask={"SESSION_COOKIE_SECURE": False, "WTF_CSRF_SSL_STRICT": False},
-                               **stack_env(coder_sim, gitea_sim))
+    # portal.localhost: the portal and Coder's app hosts (*.portal.localhost) are one site
+    live, _ = oidc_portal(ACCOUNTS, host="portal.localhost", **stack_env(coder_sim, gitea_sim))
     live.coder = coder_sim
     return live
 

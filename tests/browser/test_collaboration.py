@@ -5,7 +5,6 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_signin import provider_login
 from tests.fixtures.devstack import stack_env
-from tests.fixtures.oidc import free_port
 
 ACCOUNTS = {
     "lea": {"email": "lea@example.com", "email_verified": True, "name": "Lea Lead",
@@ -15,18 +14,9 @@ ACCOUNTS = {
 }
 
 
-def test_lead_invites_reader_who_opens_code_read_only(page: Page, live_portal_factory,
-                                                      oidc_provider_factory, coder_sim, gitea_sim):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    provider = oidc_provider_factory(redirect_uris=[f"{base}/auth/callback"],
-                                     post_logout_redirect_uris=[f"{base}/auth/signed-out"],
-                                     accounts=ACCOUNTS)
-    portal = live_portal_factory(port=port, PORTAL_DEV="0", OIDC_ISSUER=provider.issuer,
-                                 OIDC_CLIENT_ID=provider.client_id,
-                                 OIDC_CLIENT_SECRET=provider.client_secret,
-                                 flask={"SESSION_COOKIE_SECURE": False, "WTF_CSRF_SSL_STRICT": False},
-                                 **stack_env(coder_sim, gitea_sim))
+def test_lead_invites_reader_who_opens_code_read_only(page: Page, oidc_portal, coder_sim,
+                                                      gitea_sim):
+    portal, provider = oidc_portal(ACCOUNTS, **stack_env(coder_sim, gitea_sim))
 
     # The lead: a group, a project, and an invitation by email for someone who never signed in.
     page.goto(portal.url + "/")

@@ -3,7 +3,6 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.fixtures.oidc import free_port
 
 ACCOUNTS = {
     "ada": {"email": "ada@example.com", "email_verified": True, "name": "Ada Lovelace",
@@ -21,21 +20,10 @@ def provider_login(page: Page, login: str) -> None:
     page.click("button:has-text('Continue')")  # consent
 
 
-def start_portal(live_portal_factory, oidc_provider_factory):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    provider = oidc_provider_factory(redirect_uris=[f"{base}/auth/callback"],
-                                     post_logout_redirect_uris=[f"{base}/auth/signed-out"],
-                                     accounts=ACCOUNTS)
-    portal = live_portal_factory(port=port, PORTAL_DEV="0", OIDC_ISSUER=provider.issuer,
-                                 OIDC_CLIENT_ID=provider.client_id,
-                                 OIDC_CLIENT_SECRET=provider.client_secret,
-                                 flask={"SESSION_COOKIE_SECURE": False, "WTF_CSRF_SSL_STRICT": False})
-    return portal, provider
 
 
-def test_oidc_sign_in_admin_link_and_sign_out(page: Page, live_portal_factory, oidc_provider_factory):
-    portal, provider = start_portal(live_portal_factory, oidc_provider_factory)
+def test_oidc_sign_in_admin_link_and_sign_out(page: Page, oidc_portal):
+    portal, provider = oidc_portal(ACCOUNTS)
     page.goto(portal.url + "/")
     expect(page).to_have_url(re.compile(re.escape(provider.issuer) + "/interaction/"))
     provider_login(page, "ada")
@@ -53,8 +41,8 @@ def test_oidc_sign_in_admin_link_and_sign_out(page: Page, live_portal_factory, o
     expect(page.locator("input[name=login]")).to_be_visible()
 
 
-def test_non_admin_sees_no_admin_link(page: Page, live_portal_factory, oidc_provider_factory):
-    portal, _ = start_portal(live_portal_factory, oidc_provider_factory)
+def test_non_admin_sees_no_admin_link(page: Page, oidc_portal):
+    portal, _ = oidc_portal(ACCOUNTS)
     page.goto(portal.url + "/")
     provider_login(page, "bob")
     expect(page.get_by_test_id("who")).to_have_text("Bob Builder")
