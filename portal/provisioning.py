@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
 import uuid
 from dataclasses import dataclass, replace
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from . import ai_keys, audit, github_tokens, tokens
+from . import ai_keys, audit, tokens
 from .clients.coder import WorkspaceStatus, readiness
 from .clients.http import (BadResponse, RateLimited, ServiceError, ServiceUnavailable,
                            Unauthorized)
@@ -28,7 +26,7 @@ from .gitea_sync import GiteaIdentityConflict, RepositoryImportFailed, ensure_re
 from .membership import heal_team_membership
 from .models import Membership, Project, Role, User, WorkspaceState, utcnow
 from .services import Services
-from .workspace_params import PARAMETERS, PROJECT_FOLDER  # noqa: F401 - re-exported
+from .workspace_spec import TemplateMissing, create_workspace, import_token, workspace_parameters
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +47,6 @@ READY_TRUST = dt.timedelta(seconds=20)  # how long a seen-ready workspace is tru
 # then runs at most once per interval per person however many tabs poll. Only Coder's stages
 # (a build takes minutes; the agent and IDE start in seconds); never the portal's own steps.
 OBSERVE_FOR = {"building": dt.timedelta(seconds=2.0), "starting": dt.timedelta(seconds=0.5)}
-WORKSPACE_TTL_MS = 60 * 60 * 1000  # auto-stop one hour after the last activity
-_TEMPLATE_CACHE: dict[tuple[str, str], tuple[float, str]] = {}
-_TEMPLATE_TTL = 300.0
-_template_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -285,7 +279,7 @@ def _pass(services: Services, user: User, project: Project, role: Role,
         db.session.commit()
         try:
             login, clone_url = ensure_repository(services.gitea, user, project, role,
-                                                 source_token=_import_token(services, project),
+                                                 source_token=import_token(services, project),
                                                  member_synced=_member_synced(user, project))
         except (GiteaIdentityConflict, RepositoryImportFailed) as exc:
             raise ProvisioningFailed(str(exc)) from None
@@ -314,7 +308,10 @@ def _pass(services: Services, user: User, project: Project, role: Role,
             _set_stage(state, "stopped")
             return Status("stopped", "Your workspace is not created.", stopped=True)
         _set_stage(state, "workspace")
-        workspace = _create_workspace(services, as_user, user, project)
+        try:
+            workspace = create_workspace(services, as_user, user, project)
+        except TemplateMissing as exc:
+            raise ProvisioningFailed(str(exc)) from None
         state.coder_workspace_id = workspace["id"]
         audit.record(user, "workspace.create", project.workspace_name, project_id=project.id)
         db.session.commit()
@@ -345,43 +342,6 @@ def _find_workspace(as_user, state: WorkspaceState, project: Project) -> dict | 
     return workspace
 
 
-def _template_id(services: Services) -> str:
-    key = (services.settings.coder_url, services.settings.coder_template)
-    with _template_lock:
-        cached = _TEMPLATE_CACHE.get(key)
-    if cached and time.monotonic() - cached[0] < _TEMPLATE_TTL:
-        return cached[1]
-    template = services.coder.template_by_name(None, services.settings.coder_template)
-    with _template_lock:
-        _TEMPLATE_CACHE[key] = (time.monotonic(), template["id"])
-    return template["id"]
-
-
-def workspace_parameters(services: Services, user: User, project: Project) -> dict[str, str]:
-    """The rich parameters of the person's workspace (names declared in workspace_params)."""
-    gitea_login = user.username
-    values = {
-        "git_repo": project.clone_url or "",
-        "gitea_token": tokens.gitea_token(services, user, gitea_login),
-        # Always sent, "" included, so that a deleted token is gone at the next start.
-        "github_token": github_tokens.value(services, user) or "",
-        "ai_gateway_key": ai_keys.key_for_workspace(services, user)[0],
-    }
-    model = ai_keys.default_model(services)
-    if model:  # else the template's default (an option list refuses "")
-        values["ai_model"] = model
-    unknown = set(values) - set(PARAMETERS)
-    assert not unknown, f"parameters not declared in workspace_params: {unknown}"
-    return values
-
-
-def _import_token(services: Services, project: Project) -> str | None:
-    """The project creator's GitHub token, for importing a github.com source repository."""
-    if not project.source_url or project.created_by_id is None:
-        return None
-    return github_tokens.value(services, db.session.get(User, project.created_by_id))
-
-
 def _with_ai_notice(services: Services, user: User, state: WorkspaceState,
                     status: Status) -> Status:
     """Say on the Code tab when the workspace was built without an AI key."""
@@ -389,37 +349,6 @@ def _with_ai_notice(services: Services, user: User, state: WorkspaceState,
             or ai_keys.has_key(user) or ai_keys.UNAVAILABLE in status.warnings):
         return status
     return replace(status, warnings=(*status.warnings, ai_keys.UNAVAILABLE))
-
-
-def _create_workspace(services: Services, as_user, user: User, project: Project) -> dict:
-    params = workspace_parameters(services, user, project)
-    for attempt in (1, 2):
-        try:
-            template_id = _template_id(services)
-        except ServiceError as exc:
-            if exc.status == 404:
-                raise ProvisioningFailed(
-                    f"The workspace template '{services.settings.coder_template}' does not exist "
-                    "in Coder. An administrator must push it.") from None
-            raise
-        try:
-            return as_user.create_workspace("me", project.workspace_name, template_id, params,
-                                            ttl_ms=WORKSPACE_TTL_MS)
-        except ServiceError as exc:
-            if exc.status == 409:  # created by a pass that lost its lease: adopt it
-                existing = as_user.get_workspace("me", project.workspace_name)
-                if existing is not None:
-                    return existing
-            if attempt == 1 and exc.status in (400, 404) and template_id in exc.message:
-                _forget_template(services)  # the template was replaced since we cached its id
-                continue
-            raise
-    raise AssertionError("unreachable")
-
-
-def _forget_template(services: Services) -> None:
-    with _template_lock:
-        _TEMPLATE_CACHE.pop((services.settings.coder_url, services.settings.coder_template), None)
 
 
 def _act_on(services: Services, as_user, token: str, user: User, project: Project,
@@ -480,33 +409,3 @@ def _log_tail(as_user, build_id: str | None):
 
 def _str(value) -> str:
     return value if isinstance(value, str) else ""
-
-
-# -- actions from the Overview tab --------------------------------------------------------
-def set_running(services: Services, user: User, project: Project, running: bool) -> str:
-    """Stop or start the person's workspace now; returns a message for the page."""
-    state = workspace_state(user, project)
-    state.desired_state = "running" if running else "stopped"
-    db.session.commit()
-    if not state.coder_workspace_id:
-        return "Your workspace has not been created yet." if not running else "Starting…"
-    as_user = services.coder.as_user(tokens.coder_token(services, user))
-    if running:
-        as_user.start_workspace(state.coder_workspace_id,
-                                rich_parameter_values=workspace_parameters(services, user, project))
-        _set_stage(state, "building")
-    else:
-        as_user.stop_workspace(state.coder_workspace_id)
-        _set_stage(state, "stopped")
-    audit.record(user, "workspace.start" if running else "workspace.stop", project.workspace_name)
-    db.session.commit()
-    return "Your workspace is starting." if running else "Your workspace is stopping."
-
-
-def keep_alive(services: Services, user: User, project: Project) -> None:
-    """The IDE is open: push the auto-stop deadline out (Coder's activity bump)."""
-    state = workspace_state(user, project)
-    if state.coder_workspace_id and state.stage == "ready":
-        as_user = services.coder.as_user(tokens.coder_token(services, user))
-        as_user.extend_deadline(state.coder_workspace_id,
-                                utcnow() + dt.timedelta(milliseconds=WORKSPACE_TTL_MS))

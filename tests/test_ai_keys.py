@@ -3,7 +3,7 @@ import hashlib
 
 import pytest
 
-from portal import ai_keys, github_tokens, provisioning
+from portal import ai_keys, github_tokens, provisioning, workspace_actions
 from portal.clients.http import ServiceUnavailable, Unauthorized
 from portal.clients.litellm import LiteLLMClient
 from portal.config import ConfigError, Settings
@@ -190,14 +190,14 @@ def test_changed_token_takes_effect_at_the_next_start(ai_stack):
         github_tokens.store(services(), user, CLASSIC)
         assert run_until_done(user, project)[0].ready
         github_tokens.store(services(), user, OTHER)
-        provisioning.set_running(services(), user, project, running=False)
+        workspace_actions.set_running(services(), user, project, running=False)
         run_until_done(user, project, timeout=1.0)
         provisioning.want_running(user, project)
         assert run_until_done(user, project)[0].ready
         github_tokens.delete(user)
-        provisioning.set_running(services(), user, project, running=False)
+        workspace_actions.set_running(services(), user, project, running=False)
         run_until_done(user, project, timeout=1.0)
-        provisioning.set_running(services(), user, project, running=True)  # the Overview's Start
+        workspace_actions.set_running(services(), user, project, running=True)  # the Overview's Start
         assert run_until_done(user, project)[0].ready
     starts = sent_parameters(ai_stack.coder, "start")
     assert [p["github_token"] for p in starts] == [OTHER, ""]
@@ -233,7 +233,7 @@ def test_key_arrives_at_next_start_once_litellm_is_back(ai_stack):
         user, project = seed()
         assert run_until_done(user, project)[0].ready
         ai_stack.litellm.sim.reset_faults()
-        provisioning.set_running(services(), user, project, running=False)
+        workspace_actions.set_running(services(), user, project, running=False)
         run_until_done(user, project, timeout=1.0)
         provisioning.want_running(user, project)
         status, _ = run_until_done(user, project)

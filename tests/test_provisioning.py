@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from portal import provisioning, tokens
+from portal import provisioning, tokens, workspace_actions
 from portal.extensions import db
 from portal.models import AuditEvent, Role, UserSecret, WorkspaceState
 from portal.services import services
@@ -22,7 +22,7 @@ def test_first_open_reaches_ready_through_named_stages(stack):
         url = urlsplit(status.iframe_url)
         assert url.hostname.startswith("code-server--main--proj-")
         assert any(k.startswith("coder_application_connect_api_key") for k in parse_qs(url.query))
-        assert status.app_url.endswith(f"?folder={provisioning.PROJECT_FOLDER}") or "folder=" in status.app_url
+        assert status.app_url.endswith("?folder=%2Fhome%2Fcoder%2Fproject")
         assert project.clone_url and project.clone_url.endswith("/ml-team/vision.git")
         actions = set(db.session.scalars(db.select(AuditEvent.action)))
         assert {"workspace.create", "token.mint"} <= actions
@@ -61,7 +61,7 @@ def test_stopped_workspace_starts_again_when_opened(stack):
     with stack.app.app_context():
         user, project = seed()
         run_until_done(user, project)
-        provisioning.set_running(services(), user, project, running=False)
+        workspace_actions.set_running(services(), user, project, running=False)
         status, _ = run_until_done(user, project, timeout=0.5)
         assert status.stopped or not status.ready
         provisioning.want_running(user, project)
@@ -133,7 +133,7 @@ def _concurrent(app, stack):
             with app.app_context():
                 from portal.models import Project, User
                 u, p = db.session.get(User, user_id), db.session.get(Project, project_id)
-                status, _ = run_until_done(u, p, timeout=60, pause=0.02)
+                status, _ = run_until_done(u, p, timeout=120, pause=0.02)
                 results.append(status)
         except Exception as exc:  # noqa: BLE001 - the test reports any
             errors.append(repr(exc))
@@ -183,7 +183,7 @@ def test_interrupted_provisioning_completes_after_restart(stack, make_stack_app,
 
 def test_replaced_template_is_looked_up_again(stack):
     """A template pushed anew gets a new id: the cached one must not fail the next create."""
-    from portal.provisioning import _TEMPLATE_CACHE
+    from portal.workspace_spec import _TEMPLATE_CACHE
     with stack.app.app_context():
         user, project = seed()
         settings = services().settings

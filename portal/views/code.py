@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from .. import provisioning
+from .. import provisioning, workspace_actions
 from ..clients.http import ServiceError
 from ..htmx import hx_redirect
 from ..permissions import effective_role, project_for
@@ -74,7 +74,7 @@ def retry(project_id: int):
 def keepalive(project_id: int):
     project, _ = project_for(current_user, project_id)
     try:
-        provisioning.keep_alive(services(), current_user, project)
+        workspace_actions.keep_alive(services(), current_user, project)
     except ServiceError:
         return "", 204  # best effort: the next beat tries again
     return "", 204
@@ -89,10 +89,10 @@ def workspace_action(project_id: int, action: str):
         return redirect(url_for("projects.show", project_id=project.id), 303)
     try:
         if action == "restart":
-            provisioning.set_running(services(), current_user, project, running=False)
+            workspace_actions.set_running(services(), current_user, project, running=False)
             provisioning.want_running(current_user, project)
             return hx_redirect(url_for("code.tab", project_id=project.id))
-        message = provisioning.set_running(services(), current_user, project, running=action == "start")
+        message = workspace_actions.set_running(services(), current_user, project, running=action == "start")
         flash(message, "success")
     except ServiceError as exc:
         flash(f"{exc.user_message} Nothing was changed; try again in a moment.", "error")

@@ -1,0 +1,40 @@
+"""Actions on a person's workspace from the Overview tab and the open IDE."""
+from __future__ import annotations
+
+import datetime as dt
+
+from . import audit, tokens
+from .extensions import db
+from .models import Project, User, utcnow
+from .provisioning import _set_stage, workspace_state
+from .services import Services
+from .workspace_spec import WORKSPACE_TTL_MS, workspace_parameters
+
+
+def set_running(services: Services, user: User, project: Project, running: bool) -> str:
+    """Stop or start the person's workspace now; returns a message for the page."""
+    state = workspace_state(user, project)
+    state.desired_state = "running" if running else "stopped"
+    db.session.commit()
+    if not state.coder_workspace_id:
+        return "Your workspace has not been created yet." if not running else "Starting…"
+    as_user = services.coder.as_user(tokens.coder_token(services, user))
+    if running:
+        as_user.start_workspace(state.coder_workspace_id,
+                                rich_parameter_values=workspace_parameters(services, user, project))
+        _set_stage(state, "building")
+    else:
+        as_user.stop_workspace(state.coder_workspace_id)
+        _set_stage(state, "stopped")
+    audit.record(user, "workspace.start" if running else "workspace.stop", project.workspace_name)
+    db.session.commit()
+    return "Your workspace is starting." if running else "Your workspace is stopping."
+
+
+def keep_alive(services: Services, user: User, project: Project) -> None:
+    """The IDE is open: push the auto-stop deadline out (Coder's activity bump)."""
+    state = workspace_state(user, project)
+    if state.coder_workspace_id and state.stage == "ready":
+        as_user = services.coder.as_user(tokens.coder_token(services, user))
+        as_user.extend_deadline(state.coder_workspace_id,
+                                utcnow() + dt.timedelta(milliseconds=WORKSPACE_TTL_MS))

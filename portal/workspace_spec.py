@@ -1,0 +1,94 @@
+"""What a person's workspace is made from: the template and the rich parameters.
+
+Creating a workspace, and starting one, sends the parameters the template declares
+(portal/workspace_params.py); the template's id is cached per process for a few
+minutes and looked up again when Coder says it was replaced.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from . import ai_keys, github_tokens, tokens
+from .clients.http import ServiceError
+from .extensions import db
+from .models import Project, User
+from .services import Services
+from .workspace_params import PARAMETERS
+
+WORKSPACE_TTL_MS = 60 * 60 * 1000  # auto-stop one hour after the last activity
+_TEMPLATE_CACHE: dict[tuple[str, str], tuple[float, str]] = {}
+_TEMPLATE_TTL = 300.0
+_template_lock = threading.Lock()
+
+
+class TemplateMissing(Exception):
+    """The configured template does not exist in Coder (message is for people)."""
+
+
+def _template_id(services: Services) -> str:
+    key = (services.settings.coder_url, services.settings.coder_template)
+    with _template_lock:
+        cached = _TEMPLATE_CACHE.get(key)
+    if cached and time.monotonic() - cached[0] < _TEMPLATE_TTL:
+        return cached[1]
+    template = services.coder.template_by_name(None, services.settings.coder_template)
+    with _template_lock:
+        _TEMPLATE_CACHE[key] = (time.monotonic(), template["id"])
+    return template["id"]
+
+
+def workspace_parameters(services: Services, user: User, project: Project) -> dict[str, str]:
+    """The rich parameters of the person's workspace (names declared in workspace_params)."""
+    gitea_login = user.username
+    values = {
+        "git_repo": project.clone_url or "",
+        "gitea_token": tokens.gitea_token(services, user, gitea_login),
+        # Always sent, "" included, so that a deleted token is gone at the next start.
+        "github_token": github_tokens.value(services, user) or "",
+        "ai_gateway_key": ai_keys.key_for_workspace(services, user)[0],
+    }
+    model = ai_keys.default_model(services)
+    if model:  # else the template's default (an option list refuses "")
+        values["ai_model"] = model
+    unknown = set(values) - set(PARAMETERS)
+    assert not unknown, f"parameters not declared in workspace_params: {unknown}"
+    return values
+
+
+def import_token(services: Services, project: Project) -> str | None:
+    """The project creator's GitHub token, for importing a github.com source repository."""
+    if not project.source_url or project.created_by_id is None:
+        return None
+    return github_tokens.value(services, db.session.get(User, project.created_by_id))
+
+
+def create_workspace(services: Services, as_user, user: User, project: Project) -> dict:
+    params = workspace_parameters(services, user, project)
+    for attempt in (1, 2):
+        try:
+            template_id = _template_id(services)
+        except ServiceError as exc:
+            if exc.status == 404:
+                raise TemplateMissing(
+                    f"The workspace template '{services.settings.coder_template}' does not exist "
+                    "in Coder. An administrator must push it.") from None
+            raise
+        try:
+            return as_user.create_workspace("me", project.workspace_name, template_id, params,
+                                            ttl_ms=WORKSPACE_TTL_MS)
+        except ServiceError as exc:
+            if exc.status == 409:  # created by a pass that lost its lease: adopt it
+                existing = as_user.get_workspace("me", project.workspace_name)
+                if existing is not None:
+                    return existing
+            if attempt == 1 and exc.status in (400, 404) and template_id in exc.message:
+                _forget_template(services)  # the template was replaced since we cached its id
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _forget_template(services: Services) -> None:
+    with _template_lock:
+        _TEMPLATE_CACHE.pop((services.settings.coder_url, services.settings.coder_template), None)
