@@ -232,6 +232,18 @@ def _remove_from_teams(services: Services, actor: User | None, group: Group, use
     audit.record(actor, "gitea.team_remove", f"{group.slug}/{user.username}")
 
 
+def stop_or_delete(services: Services, state: WorkspaceState, delete: bool) -> None:
+    """Stop (or delete) someone's workspace with the admin token; one already gone counts as done.
+    Raises ServiceError when Coder fails (the caller reports it and a retry repeats it)."""
+    try:
+        if delete:
+            services.coder.delete_workspace(state.coder_workspace_id)
+        else:
+            services.coder.stop_workspace(state.coder_workspace_id)
+    except NotFound:
+        pass
+
+
 def _stop_workspaces(services: Services, actor: User | None, group: Group, user: User,
                      out: Outcome) -> None:
     delete = services.settings.removal_policy == "delete"
@@ -242,12 +254,7 @@ def _stop_workspaces(services: Services, actor: User | None, group: Group, user:
         name = state.coder_workspace_name or state.project.workspace_name
         if state.coder_workspace_id:
             try:
-                if delete:
-                    services.coder.delete_workspace(state.coder_workspace_id)
-                else:
-                    services.coder.stop_workspace(state.coder_workspace_id)
-            except NotFound:
-                pass
+                stop_or_delete(services, state, delete)
             except ServiceError as exc:
                 audit.record(actor, "workspace.stop_failed", name, owner=user.username,
                              reason=exc.user_message)

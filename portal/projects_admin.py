@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import audit
-from .clients.http import NotFound, ServiceError
+from .clients.http import ServiceError
+from .membership import stop_or_delete
 from .extensions import db
 from .models import Project, User, WorkspaceState
 from .services import Services
@@ -74,12 +75,7 @@ def _workspaces(services: Services, actor: User, states: list[WorkspaceState], d
     for state in with_ids:
         name = state.coder_workspace_name or state.project.workspace_name
         try:
-            if delete:
-                services.coder.delete_workspace(state.coder_workspace_id)
-            else:
-                services.coder.stop_workspace(state.coder_workspace_id)
-        except NotFound:
-            pass
+            stop_or_delete(services, state, delete)
         except ServiceError as exc:
             problems.append(f"{name} of {state.user.username}: {exc.user_message}")
             continue

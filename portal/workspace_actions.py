@@ -38,3 +38,4 @@ def keep_alive(services: Services, user: User, project: Project) -> None:
         as_user = services.coder.as_user(tokens.coder_token(services, user))
         as_user.extend_deadline(state.coder_workspace_id,
                                 utcnow() + dt.timedelta(milliseconds=WORKSPACE_TTL_MS))
+

@@ -13,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from tests.fixtures.postgres import _free_port, _pg_bin, _run
+from tests.fixtures.postgres import _free_port, throwaway_postgres  # noqa: F401 - re-exported
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -209,34 +207,7 @@ def _ok(resp: requests.Response) -> requests.Response:
     return resp
 
 
-# -- PostgreSQL outside pytest ----------------------------------------------------------------
-@contextlib.contextmanager
-def throwaway_postgres(max_connections: int = 300):
-    """A cluster on a free loopback port (as `nobody` when root), like tests/fixtures/postgres.py
-    but outside pytest; yields its base URL (no database: see `fresh_database`)."""
-    import pwd
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        raise RuntimeError("PostgreSQL server binaries not found: run `make test`")
-    as_user = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
-    base = tempfile.mkdtemp(prefix="portal-pg-")
-    os.chmod(base, 0o755)
-    if as_user:
-        os.chown(base, as_user.pw_uid, as_user.pw_gid)
-    data, port = os.path.join(base, "data"), _free_port()
-    _run([initdb, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
-          "--no-sync"], as_user, base)
-    options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-               f"-c synchronous_commit=off -c full_page_writes=off -c max_connections={max_connections}")
-    _run([pg_ctl, "-D", data, "-o", options, "-l", os.path.join(base, "log"), "-w", "-t", "60",
-          "start"], as_user, base)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        _run([pg_ctl, "-D", data, "-m", "immediate", "stop"], as_user, base)
-        shutil.rmtree(base, ignore_errors=True)
-
-
+# -- PostgreSQL outside pytest: tests/fixtures/postgres.py's throwaway_postgres ----------------
 def fresh_database(server_url: str) -> str:
     import psycopg
     name = f"bench_{uuid.uuid4().hex[:8]}"
