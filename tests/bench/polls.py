@@ -30,7 +30,8 @@ STAGE_RE = re.compile(r'data-stage="([a-z_]+)"')
 def run(polls: int, database_url: str | None, gap: float, tmp: Path) -> None:
     devstack = start_devstack(build_seconds=3600, agent_seconds=1)
     try:
-        env = base_env(tmp, **devstack.env, DATABASE_URL=database_url or "")
+        db_env = {"DATABASE_URL": database_url} if database_url else {}  # else base_env's SQLite file
+        env = base_env(tmp, **devstack.env, **db_env)
         app = build_app(env)
         client = app.test_client()
         dev_sign_in(client, "ada@example.com", "Ada")
