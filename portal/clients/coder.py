@@ -43,6 +43,12 @@ class _Shared:
         self.wildcard_host = wildcard_host
 
 
+def _absent(exc: ServiceError) -> bool:
+    """Coder's "no such thing": a 404, or the 400 it answers for an unknown `{user}` in a path."""
+    return isinstance(exc, NotFound) or (isinstance(exc, BadRequest)
+                                         and UNKNOWN_USER_MESSAGE in exc.message)
+
+
 def _session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
@@ -174,10 +180,8 @@ class CoderClient:
         path = f"/users/{_seg(user)}"
         try:
             body = self._json("GET", path)
-        except NotFound:
-            return None
-        except BadRequest as exc:
-            if UNKNOWN_USER_MESSAGE in exc.message:
+        except (NotFound, BadRequest) as exc:
+            if _absent(exc):
                 return None
             raise
         return self._user(body, "GET", path)
@@ -252,10 +256,8 @@ class CoderClient:
         path = f"/users/{_seg(username)}/keys/{_seg(key_id)}"
         try:
             self._http.request("DELETE", path, headers=self._auth())
-        except NotFound:
-            return False
-        except BadRequest as exc:
-            if UNKNOWN_USER_MESSAGE in exc.message:
+        except (NotFound, BadRequest) as exc:
+            if _absent(exc):
                 return False
             raise
         return True
@@ -280,10 +282,8 @@ class CoderClient:
         path = f"/users/{_seg(owner)}/workspace/{_seg(name)}"
         try:
             return self._workspace(self._json("GET", path), "GET", path)
-        except NotFound:
-            return None
-        except BadRequest as exc:
-            if UNKNOWN_USER_MESSAGE in exc.message:
+        except (NotFound, BadRequest) as exc:
+            if _absent(exc):
                 return None
             raise
 

@@ -42,31 +42,32 @@ def tab(project_id: int):
                            stages=provisioning.STAGES)
 
 
+def _pass(project_id: int, intent=None):
+    """One reconcile pass for the signed-in person (after recording `intent`, if any), rendered."""
+    project, role = project_for(current_user, project_id)
+    if intent is not None:
+        intent(current_user, project)
+    status = provisioning.reconcile(services(), current_user, project, effective_role(current_user, role))
+    return _render(project, status)
+
+
 @bp.post("/projects/<int:project_id>/code/open")
 @login_required
 def open_(project_id: int):
     """The intent ("I want my workspace running"), then the first reconcile pass."""
-    project, role = project_for(current_user, project_id)
-    provisioning.want_running(current_user, project)
-    status = provisioning.reconcile(services(), current_user, project, effective_role(current_user, role))
-    return _render(project, status)
+    return _pass(project_id, provisioning.want_running)
 
 
 @bp.post("/projects/<int:project_id>/code/status")
 @login_required
 def status(project_id: int):
-    project, role = project_for(current_user, project_id)
-    result = provisioning.reconcile(services(), current_user, project, effective_role(current_user, role))
-    return _render(project, result)
+    return _pass(project_id)
 
 
 @bp.post("/projects/<int:project_id>/code/retry")
 @login_required
 def retry(project_id: int):
-    project, role = project_for(current_user, project_id)
-    provisioning.want_running(current_user, project, retry=True)
-    result = provisioning.reconcile(services(), current_user, project, effective_role(current_user, role))
-    return _render(project, result)
+    return _pass(project_id, lambda user, project: provisioning.want_running(user, project, retry=True))
 
 
 @bp.post("/projects/<int:project_id>/code/keepalive")
