@@ -47,6 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=not settings.dev,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        # 12 hours from sign-in, not from the last request: no new signed cookie on every poll.
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=not settings.dev,
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -56,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, errors, security, services
+    from . import auth, cli, errors, pass_runner, security, services
     from .extensions import csrf, db, htmx, migrate
     from .views import register_views
 
@@ -67,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     security.init_app(app)
     services.init_app(app)
+    pass_runner.init_app(app)
     errors.init_app(app)
     register_views(app)
     from . import ratelimit
@@ -83,14 +86,17 @@ def _setting_names() -> set[str]:
             "CODER_ADMIN_API_KEY", "CODER_ORGANIZATION", "CODER_TEMPLATE", "CODER_LOGIN_TYPE",
             "CODER_WILDCARD_ACCESS_URL", "GITEA_URL", "GITEA_ADMIN_TOKEN", "GITEA_AUTH_SOURCE_ID",
             "LITELLM_URL", "LITELLM_MASTER_KEY", "SMTP_URL", "PORTAL_HTTP_CONNECT_TIMEOUT",
-            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
+            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_PASS_WAIT",
+            "PORTAL_PASS_WORKERS", "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
             "PORTAL_RATELIMIT_STORAGE"}
 
 
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_timeout": 10,
+    # Enough for every request thread and pass thread of a process (gthread 16 + 4) without
+    # opening and closing overflow connections under load.
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 15, "pool_timeout": 10,
             "connect_args": {"connect_timeout": 5}}
 
 

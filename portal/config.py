@@ -75,6 +75,8 @@ class Settings:
     build_timeout: int = 600
     project_folder: str = PROJECT_FOLDER
     reconcile_lease_seconds: int = 30   # PORTAL_RECONCILE_LEASE_SECONDS: a killed pass blocks its row this long
+    pass_wait: float = 0.06             # PORTAL_PASS_WAIT: how long a Code tab poll waits for its pass
+    pass_workers: int = 4               # PORTAL_PASS_WORKERS: passes run at once per portal process
     bind_host: str | None = None
     invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
     removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
@@ -202,6 +204,8 @@ class Settings:
             build_timeout=_int(env, "PORTAL_BUILD_TIMEOUT", 600, minimum=10),
             project_folder=_folder(env, "PORTAL_PROJECT_FOLDER"),
             reconcile_lease_seconds=_int(env, "PORTAL_RECONCILE_LEASE_SECONDS", 30, minimum=1),
+            pass_wait=_float(env, "PORTAL_PASS_WAIT", 0.06),
+            pass_workers=_int(env, "PORTAL_PASS_WORKERS", 4, minimum=1),
             bind_host=get("PORTAL_BIND_HOST") or get("FLASK_RUN_HOST"),
             invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
             removal_policy=removal_policy,

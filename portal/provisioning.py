@@ -61,6 +61,7 @@ class Status:
     iframe_url: str | None = None
     app_url: str | None = None
     warnings: tuple[str, ...] = ()
+    pending: bool = False  # a pass is still under way beside the request that showed this
 
     @property
     def done(self) -> bool:
@@ -133,6 +134,7 @@ def _set_stage(state: WorkspaceState, stage: str, error: str | None = None) -> N
 
 def _remember(state: WorkspaceState, status: Status) -> None:
     """Keep what this pass showed, for the polls that follow it within OBSERVE_FOR."""
+    state.last_error = None
     if status.transient or status.failed or status.stage != state.stage:
         state.status_message = None  # nothing to show again: the next poll runs a pass
         return
@@ -163,6 +165,8 @@ def stored_status(state: WorkspaceState) -> Status:
     if state.stage == "stopped":
         return Status("stopped", "Your workspace is stopped.", stopped=True)
     stage = state.stage if state.stage in STAGES else "workspace"
+    if state.last_error and stage != "ready":  # the last pass met trouble it retries by itself
+        return Status(stage, state.last_error, transient=True)
     if state.status_message and stage != "ready":
         return Status(stage, state.status_message, log_tail=tuple(state.log_tail or ()),
                       warnings=tuple(state.status_warnings or ()))
@@ -181,10 +185,19 @@ def want_running(user: User, project: Project, *, retry: bool = False) -> Worksp
 
 
 # -- the pass -----------------------------------------------------------------------------
+def settled(services: Services, state: WorkspaceState) -> Status | None:
+    """The stored status when no pass is due (a failure waits for Retry; a stage seen moments
+    ago is shown again): no outbound call, no write. None: a pass is due."""
+    if state.stage == "failed" or _observed_recently(services, state):
+        return stored_status(state)
+    return None
+
+
 def reconcile(services: Services, user: User, project: Project, role: Role) -> Status:
     state = workspace_state(user, project)
-    if state.stage == "failed" or _observed_recently(services, state):
-        return stored_status(state)  # no outbound call, no write
+    settled_status = settled(services, state)
+    if settled_status is not None:
+        return settled_status
     if state.repo_ready_at is not None:  # lazy self-heal of the Gitea team (no call when fresh)
         heal_team_membership(services, user, project, state)
     fast = _ready_fast_path(services, user, state)
@@ -267,6 +280,9 @@ def _transient_or_timeout(services: Services, state: WorkspaceState, message: st
         db.session.commit()
         return Status("failed", state.last_error or message, failed=True)
     stage = state.stage if state.stage in STAGES else "workspace"
+    state.last_error = message  # shown by the polls that do not wait for the next pass
+    state.status_message = None
+    db.session.commit()
     return Status(stage, message, transient=True)
 
 

@@ -30,7 +30,8 @@ def production(tmp_path, pg_url):
     devstack = start_devstack(build_seconds=2.0, agent_seconds=0.3)
     try:
         env = base_env(tmp_path, DATABASE_URL=pg_url, **devstack.env,
-                       PORTAL_RECONCILE_LEASE_SECONDS=LEASE_SECONDS)
+                       PORTAL_RECONCILE_LEASE_SECONDS=LEASE_SECONDS,
+                       PORTAL_PASS_WAIT="")  # the production default: passes beside the request
         app = build_app(env)  # migrates the fresh database
         server = start_gunicorn(env, tmp_path, workers=2)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from .. import provisioning, workspace_actions
+from .. import pass_runner, provisioning, workspace_actions
 from ..clients.http import ServiceError
 from ..htmx import hx_redirect
 from ..permissions import effective_role, project_for
@@ -17,12 +17,14 @@ bp = Blueprint("code", __name__)
 POLL_SECONDS = {"repository": 0.2, "account": 0.2, "workspace": 0.5, "building": 1.0,
                 "starting": 0.25}
 TRANSIENT_POLL_SECONDS = 3.0
+PENDING_POLL_SECONDS = 1.0  # the pass goes on beside the request (a busy Gitea or Coder)
 
 
 def poll_seconds(status) -> float:
     if status.transient:
         return TRANSIENT_POLL_SECONDS
-    return POLL_SECONDS.get(status.stage, 1.5)
+    seconds = POLL_SECONDS.get(status.stage, 1.5)
+    return max(seconds, PENDING_POLL_SECONDS) if status.pending else seconds
 
 
 def _render(project, status):
@@ -47,7 +49,7 @@ def _pass(project_id: int, intent=None):
     project, role = project_for(current_user, project_id)
     if intent is not None:
         intent(current_user, project)
-    status = provisioning.reconcile(services(), current_user, project, effective_role(current_user, role))
+    status = pass_runner.show(services(), current_user, project, effective_role(current_user, role))
     return _render(project, status)
 
 

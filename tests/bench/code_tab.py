@@ -74,7 +74,7 @@ def main(opens: int = 20, build_seconds: float = 2.0, projects: int = 200) -> No
     coder = start_coder_sim(build_seconds=build_seconds, agent_seconds=0.5)
     gitea = _gitea()
     tmp = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    app = build_app(base_env(tmp, **stack_env(coder, gitea)))
+    app = build_app(base_env(tmp, **stack_env(coder, gitea), PORTAL_PASS_WAIT=""))
     calls = Calls()
     client = app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada")

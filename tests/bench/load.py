@@ -39,6 +39,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
     parser.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS", "gthread"))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 16)))
+    parser.add_argument("--pass-workers", type=int, default=4, help="PORTAL_PASS_WORKERS")
     parser.add_argument("--build-seconds", type=float, default=15.0)
     parser.add_argument("--load-processes", type=int, default=4)
     parser.add_argument("--profile", default="", help="py-spy binary: record the portal's workers "
@@ -90,7 +91,8 @@ def run_size(args, pg_server: str, n: int, tmp: Path) -> dict:
     server = None
     procs: list = []
     try:
-        env = base_env(tmp, DATABASE_URL=fresh_database(pg_server), **devstack.env,
+        env = base_env(tmp, DATABASE_URL=fresh_database(pg_server), **devstack.env, PORTAL_PASS_WAIT="",
+                       PORTAL_PASS_WORKERS=args.pass_workers,
                        PORTAL_HTTP_CONNECT_TIMEOUT="3", PORTAL_HTTP_READ_TIMEOUT="10")
         app = build_app(env)
         people = seed(app, n)
@@ -141,7 +143,7 @@ def _start_profiler(args, server, tmp: Path, n: int):
     worker = server.worker_pids()[0]
     print(f"  profiling worker {worker} for {args.duration:.0f} s -> {out}")
     return subprocess.Popen([args.profile, "record", "-p", str(worker), "-d", str(int(args.duration)),
-                             "-f", "raw", "-o", str(out), "-r", "200", "--nonblocking"],
+                             "-f", "raw", "-o", str(out), "-r", "200", "--nonblocking", "--gil"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.disable(logging.WARNING)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     print(f"Load: gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}, "
+          f"{args.pass_workers} pass threads a worker, "
           f"PostgreSQL, {args.duration:.0f} s per size, simulated build {args.build_seconds:.0f} s "
           f"+ agent 2 s, {os.cpu_count()} cores shared by everything   [target: 500 people, "
           f"p99 <= 100 ms, 0 errors]", flush=True)

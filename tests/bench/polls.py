@@ -31,7 +31,7 @@ def run(polls: int, database_url: str | None, gap: float, tmp: Path) -> None:
     devstack = start_devstack(build_seconds=3600, agent_seconds=1)
     try:
         db_env = {"DATABASE_URL": database_url} if database_url else {}  # else base_env's SQLite file
-        env = base_env(tmp, **devstack.env, **db_env)
+        env = base_env(tmp, **devstack.env, **db_env, PORTAL_PASS_WAIT="")
         app = build_app(env)
         client = app.test_client()
         dev_sign_in(client, "ada@example.com", "Ada")
