@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import requests
+from requests.adapters import HTTPAdapter
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,11 @@ class ServiceClient:
         if self.session is None:
             self.session = requests.Session()
             self.session.trust_env = False  # no proxies from the environment on a LAN
+        # Keep a connection per thread that may call at once (request and pass threads), so
+        # that none is opened and closed per call under load.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=32)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers.update(self.headers)
         self.session.headers.setdefault("Accept", "application/json")
         self.session.headers.setdefault("User-Agent", "portal/0.1")
