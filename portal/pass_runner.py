@@ -63,6 +63,10 @@ class PassRunner:
 
     def _run(self, user_id: int, project_id: int, role: Role) -> Status | None:
         with self._app.app_context():
+            # This pass's own session: its commits need not reload every object it holds
+            # (what others may change meanwhile, the lease and the tokens, is re-read
+            # explicitly); half the statements of a first open.
+            db.session().expire_on_commit = False
             user, project = db.session.get(User, user_id), db.session.get(Project, project_id)
             if user is None or project is None:
                 return None  # deleted meanwhile: the next poll's view answers 404

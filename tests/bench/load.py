@@ -10,7 +10,9 @@ is not the bottleneck) who load the dashboard, open the Code tab and poll it onc
 their workspace builds (build time >= the run, so most of the run is provisioning). Printed:
 requests/s, p50/p95/p99 latency (all, and per kind), errors, portal CPU (master + workers, in
 cores) and RSS, PostgreSQL / simulator / load-generator CPU for context, and outbound calls per
-second to Coder and Gitea (the simulators' request counters). Target: 500 people at
+second to Coder and Gitea (the simulators' request counters), and the latency of the run's second
+half alone (with a build longer than the run, that is polling while building, after the
+first-open burst). Target: 500 people at
 p99 <= 100 ms with 0 errors. Everything shares this machine's cores; see the CPU columns.
 """
 from __future__ import annotations
@@ -156,6 +158,7 @@ def _figures(n, signed_in, samples, before, after, duration, rss) -> dict:
         by_kind[kind].append(elapsed)
     return {"n": n, "signed_in": signed_in, "requests": len(measured), "rps": len(measured) / duration,
             "p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99), "max": max(lat or [0]),
+            "late": _late(measured, duration),
             "errors": sum(1 for s in measured if s[3] != 200),
             "statuses": dict(Counter(s[3] for s in measured if s[3] != 200)),
             "kinds": {k: (len(v), pct(v, 50), pct(v, 99)) for k, v in sorted(by_kind.items())},
@@ -164,12 +167,20 @@ def _figures(n, signed_in, samples, before, after, duration, rss) -> dict:
             "gitea_rps": (after["gitea"] - before["gitea"]) / seconds}
 
 
+def _late(measured: list, duration: float) -> tuple[int, float, float]:
+    """Requests of the run's second half (after the first-open burst): count, p50, p99."""
+    lat = [s[2] for s in measured if s[1] >= duration / 2]
+    return len(lat), pct(lat, 50), pct(lat, 99)
+
+
 def report(f: dict) -> None:
     ms = lambda v: f"{v * 1000:.0f}"  # noqa: E731
     print(f"N={f['n']:>4} ({f['signed_in']} people): {f['rps']:.0f} req/s, "
           f"p50 {ms(f['p50'])} ms, p95 {ms(f['p95'])} ms, p99 {ms(f['p99'])} ms, "
           f"max {ms(f['max'])} ms, errors {f['errors']}/{f['requests']}"
           + (f" (HTTP status: count {f['statuses']}, 0 = no answer)" if f["errors"] else ""))
+    count, p50, p99 = f["late"]
+    print(f"         second half of the run: {count} requests, p50 {ms(p50)} ms, p99 {ms(p99)} ms")
     print("         by kind: " + ", ".join(f"{k} {c}× p50 {ms(a)} / p99 {ms(b)} ms"
                                           for k, (c, a, b) in f["kinds"].items()))
     cpu = f["cpu"]
