@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import replace
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as PassStillRunning
+from dataclasses import replace
 
 from flask import Flask, current_app
 
 from . import provisioning
 from .extensions import db
-from .models import Project, Role, User
+from .models import Membership, Project, Role, User
+from .permissions import effective_role
 from .provisioning import Status
 from .services import Services, services
 
@@ -40,17 +41,19 @@ class PassRunner:
         self._executor: ThreadPoolExecutor | None = None
         self._running: dict[tuple[int, int], Future] = {}
 
-    def submit(self, user_id: int, project_id: int, role: Role) -> Future:
+    def submit(self, user_id: int, project_id: int) -> Future:
         key = (user_id, project_id)
         with self._lock:
             if self._pid != os.getpid():  # forked (gunicorn --preload): threads do not survive
                 self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="portal-pass")
                 self._running, self._pid = {}, os.getpid()
             future = self._running.get(key)
-            if future is None:
-                future = self._executor.submit(self._run, user_id, project_id, role)
-                self._running[key] = future
-                future.add_done_callback(lambda done: self._finished(key, done))
+            if future is not None:
+                return future
+            future = self._executor.submit(self._run, user_id, project_id)
+            self._running[key] = future
+        # Outside the lock: a pass already finished runs the callback here and now.
+        future.add_done_callback(lambda done: self._finished(key, done))
         return future
 
     def _finished(self, key: tuple[int, int], future: Future) -> None:
@@ -61,30 +64,43 @@ class PassRunner:
             log.error("Code tab pass for user %s, project %s failed", *key,
                       exc_info=future.exception())
 
-    def _run(self, user_id: int, project_id: int, role: Role) -> Status | None:
+    def _run(self, user_id: int, project_id: int) -> Status | None:
         with self._app.app_context():
             # This pass's own session: its commits need not reload every object it holds
             # (what others may change meanwhile, the lease and the tokens, is re-read
             # explicitly); half the statements of a first open.
             db.session().expire_on_commit = False
             user, project = db.session.get(User, user_id), db.session.get(Project, project_id)
-            if user is None or project is None:
-                return None  # deleted meanwhile: the next poll's view answers 404
+            role = _role_now(user, project)
+            if role is None:
+                return None  # deleted or removed while queued: the next poll's view answers 404
             return provisioning.reconcile(services(), user, project, role)
+
+
+def _role_now(user: User | None, project: Project | None) -> Role | None:
+    """The person's role when the pass starts (a queued pass may start seconds after the poll
+    that asked for it): a member removed meanwhile is not put back into a Gitea team."""
+    if user is None or project is None or not user.active:
+        return None
+    role = db.session.scalar(db.select(Membership.role).where(
+        Membership.user_id == user.id, Membership.group_id == project.group_id))
+    if role is None and not user.is_admin:
+        return None
+    return effective_role(user, role)
 
 
 def init_app(app: Flask) -> None:
     app.extensions["portal.passes"] = PassRunner(app, app.config["SETTINGS"].pass_workers)
 
 
-def show(svc: Services, user: User, project: Project, role: Role) -> Status:
+def show(svc: Services, user: User, project: Project) -> Status:
     """What the Code tab shows for (person, project) now; runs a pass when one is due."""
     state = provisioning.workspace_state(user, project)
     settled = provisioning.settled(svc, state)
     if settled is not None:
         return settled
     runner: PassRunner = current_app.extensions["portal.passes"]
-    future = runner.submit(user.id, project.id, role)
+    future = runner.submit(user.id, project.id)
     try:
         status = future.result(timeout=svc.settings.pass_wait)
     except PassStillRunning:

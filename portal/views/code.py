@@ -45,11 +45,12 @@ def tab(project_id: int):
 
 
 def _pass(project_id: int, intent=None):
-    """One reconcile pass for the signed-in person (after recording `intent`, if any), rendered."""
-    project, role = project_for(current_user, project_id)
+    """The Code tab's status for the signed-in person (after recording `intent`, if any), with
+    a reconcile pass when one is due (portal/pass_runner.py), rendered."""
+    project, _ = project_for(current_user, project_id)  # 404 unless the person may see it
     if intent is not None:
         intent(current_user, project)
-    status = pass_runner.show(services(), current_user, project, effective_role(current_user, role))
+    status = pass_runner.show(services(), current_user, project)
     return _render(project, status)
 
 
