@@ -23,8 +23,8 @@ from flask import Flask, current_app
 
 from . import provisioning
 from .extensions import db
-from .models import Membership, Project, Role, User
-from .permissions import effective_role
+from .models import Project, User
+from .permissions import acting_role
 from .provisioning import Status
 from .services import Services, services
 
@@ -71,22 +71,12 @@ class PassRunner:
             # explicitly); half the statements of a first open.
             db.session().expire_on_commit = False
             user, project = db.session.get(User, user_id), db.session.get(Project, project_id)
-            role = _role_now(user, project)
+            # The role when the pass starts, not when it was asked for (a queued pass may start
+            # seconds later): a member removed meanwhile is not put back into a Gitea team.
+            role = acting_role(user, project) if user and project else None
             if role is None:
                 return None  # deleted or removed while queued: the next poll's view answers 404
             return provisioning.reconcile(services(), user, project, role)
-
-
-def _role_now(user: User | None, project: Project | None) -> Role | None:
-    """The person's role when the pass starts (a queued pass may start seconds after the poll
-    that asked for it): a member removed meanwhile is not put back into a Gitea team."""
-    if user is None or project is None or not user.active:
-        return None
-    role = db.session.scalar(db.select(Membership.role).where(
-        Membership.user_id == user.id, Membership.group_id == project.group_id))
-    if role is None and not user.is_admin:
-        return None
-    return effective_role(user, role)
 
 
 def init_app(app: Flask) -> None:

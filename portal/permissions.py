@@ -45,6 +45,18 @@ def project_for(user: User, project_id: int) -> tuple[Project, Role | None]:
     return project, role
 
 
+def acting_role(user: User, project: Project) -> Role | None:
+    """The role the person acts with on a project now (admins act as leads where they are not
+    members), or None when they may no longer act on it (removed, deactivated)."""
+    if not user.active:
+        return None
+    role = db.session.scalar(db.select(Membership.role).where(
+        Membership.user_id == user.id, Membership.group_id == project.group_id))
+    if role is None and not user.is_admin:
+        return None
+    return effective_role(user, role)
+
+
 def can_create_project(user: User, role: Role | None) -> bool:
     return user.is_admin or (role is not None and role.can_write)
 
