@@ -274,3 +274,21 @@ def test_gunicorn_config_file_is_what_the_image_runs():
     assert 'CMD ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]' in dockerfile
     assert "COPY wsgi.py gunicorn.conf.py ./" in dockerfile
     assert "npm ci --omit=dev" in dockerfile and "htmx.min.js" in dockerfile
+
+
+def test_the_migration_phase_carries_everything_the_job_needs():
+    """README step 6 applies `-l portal/phase=migrate` alone: the Job must find its namespace,
+    service account and settings there, and its pod the policies that let it reach PostgreSQL."""
+    phase = {(o["kind"], o["metadata"]["name"]) for o in rendered()
+             if (o["metadata"].get("labels") or {}).get("portal/phase") == "migrate"}
+    job = one("Job", "portal-migrate")
+    spec = job["spec"]["template"]["spec"]
+    assert ("Job", "portal-migrate") in phase and ("Namespace", "portal") in phase
+    assert ("ServiceAccount", spec["serviceAccountName"]) in phase
+    for source in spec["containers"][0]["envFrom"]:
+        assert ("ConfigMap", source["configMapRef"]["name"]) in phase
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    for key, policy in objects("NetworkPolicy").items():
+        if _selects(policy["spec"]["podSelector"], labels):
+            assert ("NetworkPolicy", policy["metadata"]["name"]) in phase, key
+    assert not any(kind in {"Deployment", "Ingress", "HorizontalPodAutoscaler"} for kind, _ in phase)
