@@ -15,10 +15,13 @@
 # Checked on paper against the providers' documentation at the pinned versions:
 # hashicorp/kubernetes v3.2.1 docs/resources/deployment_v1.md and
 # persistent_volume_claim_v1.md (the unsuffixed kubernetes_deployment is
-# deprecated since v3.0.0, CHANGELOG.md; _v1 is the same resource), and
-# coder/coder v2 examples/templates/kubernetes (in-cluster provider config,
-# Coder's Helm chart grants its service account deployments and PVCs in its
-# namespace: helm/coder/values.yaml serviceAccount.enableDeployments).
+# deprecated since v3.0.0, CHANGELOG.md; _v1 is the same resource);
+# coder/terraform-provider-coder v2.5.0 docs/resources/agent.md, app.md,
+# docs/data-sources/parameter.md, workspace.md and workspace_owner.md (the
+# lowest version "~> 2.5" admits); coder/coder examples/templates/kubernetes
+# (in-cluster provider config) and helm/coder/values.yaml (the chart's service
+# account may manage Deployments and PVCs in its namespace:
+# serviceAccount.workspacePerms and enableDeployments).
 
 terraform {
   required_providers {
