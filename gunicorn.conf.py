@@ -24,6 +24,9 @@ max_requests = 5000        # recycle processes now and then (bounded memory grow
 max_requests_jitter = 500
 # Heartbeat files on a memory file system (the root file system is read-only).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# gunicorn >= 25.1 opens a control socket under $HOME by default: nothing here uses
+# it, and the root file system is read-only (older versions ignore the name).
+control_socket_disable = True
 # Only the ingress controller reaches the pods (NetworkPolicy): trust its X-Forwarded-Proto.
 forwarded_allow_ips = "*"
 accesslog = "-"

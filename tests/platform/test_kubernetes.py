@@ -279,6 +279,8 @@ def test_gunicorn_config_file_is_what_the_image_runs():
     config = {k.strip(): v.strip() for k, v in config.items()}
     assert (config["workers"], config["worker_class"], config["threads"]) == ("2", "gthread", "16")
     assert config["bind"] == "['0.0.0.0:8000']"
+    assert config["worker_tmp_dir"] == "/dev/shm", "heartbeats off the read-only root"
+    assert config.get("control_socket_disable", "True") == "True", "no control socket under a read-only $HOME"
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'CMD ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]' in dockerfile
     assert "COPY wsgi.py gunicorn.conf.py ./" in dockerfile
