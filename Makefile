@@ -34,9 +34,17 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed | system-deps-test
 	$(PIP) install -q -e '.[test]'
 	touch $@
 
+# checkov (tests/platform/test_kubernetes.py) pins packaging<24, which pytest 9
+# refuses: it gets a virtual environment of its own.
+CHECKOV_VENV ?= .venv-checkov
+$(CHECKOV_VENV)/.installed: tests/platform/checkov-requirements.txt
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r tests/platform/checkov-requirements.txt
+	touch $@
+
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(CHECKOV_VENV)/.installed
 
 node_modules/.package-lock.json: package.json
 	npm install --no-audit --no-fund --loglevel=error
@@ -50,4 +58,4 @@ bench: install-test assets
 	$(PY) -m tests.bench
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules static/vendor .pytest_cache

@@ -1,8 +1,10 @@
-"""The contract between the portal and the Coder template (workspace-image/template/main.tf).
+"""The contract between the portal and the Coder templates (Docker and Kubernetes).
 
 Every rich parameter the portal sends when it creates a workspace is named here,
-with its Terraform type; a test parses the template and checks that each one is
-declared there, so the two cannot drift apart.
+with its Terraform type. Both templates declare their parameters in one file,
+workspace-image/template/parameters.tf (copied into template-kubernetes); tests
+in tests/platform parse both templates and check that each name is declared
+there with this type, so they cannot drift apart.
 """
 from __future__ import annotations
 

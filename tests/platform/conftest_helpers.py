@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import pathlib
 import re
 import subprocess
 
@@ -16,7 +17,6 @@ COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 BLUEPRINT = COMPOSE_DIR / "authentik" / "blueprints" / "platform.yaml"
 BOOTSTRAP = COMPOSE_DIR / "bootstrap.sh"
-MAIN_TF = TEMPLATE_DIR / "main.tf"
 
 
 def require_compose() -> list[str]:
@@ -127,36 +127,43 @@ def _normalise(obj):
 
 
 @functools.lru_cache(maxsize=None)
-def template() -> dict:
+def template(directory: pathlib.Path = TEMPLATE_DIR) -> dict:
+    """Every .tf file of a template directory, parsed and merged as Terraform
+    merges them (one module: main.tf and the shared parameters.tf)."""
     hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is a test extra: pip install -e '.[test]'")
-    with MAIN_TF.open() as fh:
-        return _normalise(hcl2.load(fh))
+    merged: dict[str, list] = {}
+    for path in sorted(directory.glob("*.tf")):
+        with path.open() as fh:
+            for key, entries in _normalise(hcl2.load(fh)).items():
+                if isinstance(entries, list):
+                    merged.setdefault(key, []).extend(entries)
+    return merged
 
 
-def blocks(kind: str, type_name: str) -> dict[str, dict]:
+def blocks(kind: str, type_name: str, directory: pathlib.Path = TEMPLATE_DIR) -> dict[str, dict]:
     """All `data`/`resource` blocks of one type: {name: body}."""
     found: dict[str, dict] = {}
-    for entry in template().get(kind, []):
+    for entry in template(directory).get(kind, []):
         for tname, named in entry.items():
             if tname == type_name:
                 found.update(named)
     return found
 
 
-def variables() -> dict[str, dict]:
+def variables(directory: pathlib.Path = TEMPLATE_DIR) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for entry in template().get("variable", []):
+    for entry in template(directory).get("variable", []):
         out.update(entry)
     return out
 
 
-def locals_() -> dict:
+def locals_(directory: pathlib.Path = TEMPLATE_DIR) -> dict:
     out: dict = {}
-    for entry in template().get("locals", []):
+    for entry in template(directory).get("locals", []):
         out.update(entry)
     return out
 
 
-def substitute_locals(text: str) -> str:
-    loc = locals_()
+def substitute_locals(text: str, directory: pathlib.Path = TEMPLATE_DIR) -> str:
+    loc = locals_(directory)
     return re.sub(r"\$\{local\.(\w+)\}", lambda m: str(loc[m.group(1)]), text)

