@@ -84,6 +84,18 @@ step_authentik() {
   log "Authentik: applying the platform blueprint"
   wait_healthy authentik-worker
   dc exec -T authentik-worker ak apply_blueprint /blueprints/custom/platform.yaml
+  # System > Settings (a tenant setting, not an environment variable since 2024.2):
+  # initials instead of Gravatar (offline), and addresses only administrators set,
+  # which the blueprint's email mapping states as verified (invitations match them).
+  log "Authentik: avatars and who may change an email address"
+  dc exec -T -e AK_TOKEN="$AUTHENTIK_BOOTSTRAP_TOKEN" authentik-worker python3 -c '
+import json, os, urllib.request
+body = json.dumps({"avatars": "initials", "default_user_change_email": False}).encode()
+request = urllib.request.Request(
+    "http://authentik-server:9000/api/v3/admin/settings/", data=body, method="PATCH",
+    headers={"Authorization": "Bearer " + os.environ["AK_TOKEN"], "Content-Type": "application/json"})
+urllib.request.urlopen(request, timeout=30).read()
+'
 }
 
 # --- Gitea: admin user, admin token, Authentik OAuth source ---
@@ -143,6 +155,15 @@ coder_cli() {
   dc exec -T -e CODER_URL=http://127.0.0.1:7080 -e CODER_SESSION_TOKEN="$CODER_SESSION" coder coder "$@"
 }
 
+# Whole days until a Coder token expires (GET /users/me/keys/<id>, the id being the
+# part before "-"); fails when Coder does not answer.
+coder_token_days_left() {
+  local expires
+  expires=$(CODER_SESSION=$1 coder_api GET "/users/me/keys/${1%%-*}" | json_field expires_at)
+  [ -n "$expires" ] || return 1
+  echo $(( ($(date -d "$expires" +%s) - $(date +%s)) / 86400 ))
+}
+
 step_coder() {
   log "Coder: first user, the portal's owner token, the template"
   wait_healthy coder
@@ -152,15 +173,21 @@ step_coder() {
       "$CODER_ADMIN_EMAIL" "$CODER_ADMIN_USERNAME" "$CODER_ADMIN_PASSWORD")" >/dev/null
   fi
 
-  local key
+  # The portal's owner token: minted with the owners' cap (CODER_MAX_ADMIN_TOKEN_LIFETIME,
+  # docker-compose.yml), and minted anew when it is gone or has fewer than 14 days left.
+  local key days=""
   key=$(generated_get CODER_ADMIN_API_KEY)
   CODER_SESSION=$key
-  if [ -z "$key" ] || ! coder_api GET /users/me >/dev/null 2>&1; then
+  if [ -n "$key" ] && coder_api GET /users/me >/dev/null 2>&1; then
+    days=$(coder_token_days_left "$key" || echo 0)
+  fi
+  if [ -z "$days" ] || [ "$days" -lt 14 ]; then
+    [ -n "$days" ] && log "Coder: the portal's token expires in $days day(s): minting a new one"
     CODER_SESSION=$(coder_api POST /users/login "$(printf '{"email":"%s","password":"%s"}' \
       "$CODER_ADMIN_EMAIL" "$CODER_ADMIN_PASSWORD")" | json_field session_token)
     [ -n "$CODER_SESSION" ] || die "Coder: could not sign in as $CODER_ADMIN_EMAIL"
     key=$(coder_cli tokens create --name "portal-$(date +%Y%m%d%H%M%S)" \
-      --lifetime "${CODER_MAX_TOKEN_LIFETIME:-8760h}" | tail -n 1 | tr -d '[:space:]')
+      --lifetime "${CODER_MAX_ADMIN_TOKEN_LIFETIME:-720h}" | tail -n 1 | tr -d '[:space:]')
     [ -n "$key" ] || die "Coder: could not create the portal's token"
     generated_set CODER_ADMIN_API_KEY "$key"
   fi

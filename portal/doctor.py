@@ -7,7 +7,7 @@ one table and exits 0 only when every check passed.
 Checked: the settings (already validated by Settings.from_env; the effective
 non-secret values are shown), the database (reachable, migrations at the
 head of migrations/), Coder (/healthz, version, the admin token belongs to an
-owner, the template exists and its active version declares the parameters the
+owner and is not about to expire (portal/coder_token_expiry.py), the template exists and its active version declares the parameters the
 portal sends), Gitea (/api/healthz, version, the admin token is a site admin
 and, where Gitea lets us see it, has the scopes the portal needs) and the OIDC
 discovery document when OIDC_ISSUER is set.
@@ -27,6 +27,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from . import coder_token_expiry
 from .clients.coder import CoderClient
 from .clients.gitea import REQUIRED_ADMIN_SCOPES, GiteaClient
 from .clients.http import (BadRequest, BadResponse, Forbidden, NotFound, RateLimited,
@@ -46,16 +47,19 @@ MASK = "••••••"
 
 @dataclass(frozen=True)
 class Check:
-    """One row: what was checked, whether it passed, what was seen, how to fix it."""
+    """One row: what was checked, whether it passed, what was seen, how to fix it.
+
+    A warning passes (exit code 0) but says what to do soon."""
 
     name: str
     ok: bool
     detail: str = ""
     hint: str = ""
+    warn: bool = False
 
     @property
     def status(self) -> str:
-        return "ok" if self.ok else "fail"
+        return ("warn" if self.warn else "ok") if self.ok else "fail"
 
     @property
     def note(self) -> str:
@@ -239,7 +243,8 @@ def _coder_rows(settings: Settings, coder: CoderClient) -> list[Check]:
 
     rows = [_guard("coder health", common, health)]
     if not rows[0].ok:  # down, or not Coder at all: every other call would fail the same way
-        return rows + _skipped(("coder version", "coder admin token", "coder template"), "Coder")
+        return rows + _skipped(("coder version", "coder admin token", "coder token expiry",
+                                "coder template"), "Coder")
 
     def version() -> Check:
         return _ok("coder version", coder.buildinfo()["version"])
@@ -247,7 +252,8 @@ def _coder_rows(settings: Settings, coder: CoderClient) -> list[Check]:
     def token_hint(exc: ServiceError) -> str:
         if isinstance(exc, Unauthorized):
             return ("Coder refused CODER_ADMIN_API_KEY (401): create a token for an owner "
-                    "(`coder tokens create --lifetime 8760h`) and set CODER_ADMIN_API_KEY")
+                    "(`coder tokens create --lifetime 720h`, at most "
+                    "CODER_MAX_ADMIN_TOKEN_LIFETIME) and set CODER_ADMIN_API_KEY")
         if isinstance(exc, Forbidden):
             return ("Coder forbids CODER_ADMIN_API_KEY to read its own user (403): use a "
                     "token of an owner account")
@@ -266,8 +272,13 @@ def _coder_rows(settings: Settings, coder: CoderClient) -> list[Check]:
                          "use a token of an owner (`coder users edit-roles` or another account)")
         return _ok("coder admin token", f"user '{me['username']}' is an owner")
 
+    def expiry() -> Check:
+        found = coder_token_expiry.check(coder, settings.coder_admin_api_key)
+        return Check("coder token expiry", found.ok, found.detail, found.hint, warn=found.warn)
+
     rows += [_guard("coder version", common, version),
              _guard("coder admin token", token_hint, owner),
+             _guard("coder token expiry", token_hint, expiry),
              _template_row(settings, coder, token_hint)]
     return rows
 

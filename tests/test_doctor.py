@@ -8,7 +8,7 @@ from tests.fixtures.app import TEST_SECRETS
 from tests.fixtures.devstack import stack_env
 
 ALL_ROWS = ["settings", "database", "database migrations", "coder health", "coder version",
-            "coder admin token", "coder template", "gitea health", "gitea version",
+            "coder admin token", "coder token expiry", "coder template", "gitea health", "gitea version",
             "gitea admin token", "gitea token scopes", "oidc discovery"]
 
 
@@ -25,7 +25,7 @@ def doctor(app, *secrets: str):
 
 
 def rows(output: str) -> dict[str, tuple[str, str]]:
-    """The printed table as {check: (ok|fail, hint or detail)}."""
+    """The printed table as {check: (ok|warn|fail, hint or detail)}."""
     lines = output.strip().splitlines()
     assert lines[0].split()[:2] == ["CHECK", "RESULT"]
     width = lines[0].index("RESULT")

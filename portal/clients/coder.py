@@ -262,6 +262,16 @@ class CoderClient:
             raise
         return True
 
+    def token_expiry(self, key_id: str, username: str = "me") -> datetime:
+        """GET /users/{user}/keys/{keyid} (codersdk.APIKey): when that key expires."""
+        path = f"/users/{_seg(username)}/keys/{_seg(key_id)}"
+        raw = self._need(self._json("GET", path), "expires_at", str, "GET", path)
+        try:
+            expires = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadResponse("coder", "GET", path, "expires_at is not a timestamp") from None
+        return expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc)
+
     # -- templates --------------------------------------------------------------------------
     def template_by_name(self, org: str | None, name: str) -> dict:
         """GET /organizations/{org}/templates/{name} (org None: the portal's organization)."""

@@ -13,6 +13,14 @@ litellm/proxy/_types.py; see tests/contracts/litellm-proxy.json):
   secret or that digest (`_hash_token_if_needed` hashes only "sk-" values), so
   the portal keeps the digest as the key's identifier and never sends the
   secret again;
+* a deleted key: 1.77.x answers `/key/info` with 404; 1.110.x answers 200 with
+  `info.status: "deleted"` (the row is archived in
+  `LiteLLM_DeletedVerificationToken`, also on /key/regenerate). A key is usable
+  only while its status is not deleted/revoked/expired, `expires` is not past
+  and `blocked` is not true (KeyInfo.state);
+* `GET /key/list?user_id=&key_alias=&return_full_object=true` (list_keys:
+  exact filters, active keys only) finds the keys under a person's alias, so a
+  key whose `/key/generate` reply was lost can be found and revoked;
 * errors are `{"error": {"message", "type", "param", "code"}}`;
 * health: `GET /health/liveliness` (not `/health`, which calls every model).
 
@@ -24,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -53,6 +62,22 @@ class KeyInfo:
     rpm_limit: int | None
     models: tuple[str, ...]
     blocked: bool = False
+    status: str = ""                # 1.110: "deleted" etc.; absent (1.77) means active
+    expires: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """"active", "blocked" (an admin stopped it: never work around that) or "gone"."""
+        if self.status.lower() in GONE_STATUSES:
+            return "gone"
+        if self.expires is not None and self.expires <= datetime.now(timezone.utc):
+            return "gone"
+        return "blocked" if self.blocked else "active"
+
+
+# `info.status` values of a key the proxy keeps only for its records (1.110:
+# deleted or regenerated keys; revoked/expired named by the same field).
+GONE_STATUSES = frozenset({"deleted", "revoked", "expired"})
 
 
 def token_id_of(key: str) -> str:
@@ -109,19 +134,40 @@ class LiteLLMClient:
     def delete_keys(self, token_ids: list[str]) -> bool:
         """POST /key/delete {"keys": [...]}; False when none of them exists any more.
 
-        The proxy answers an error when a key is unknown (its status differs
-        between versions), so a refusal is checked with /key/info before it
-        counts as "already gone".
+        The proxy answers an error when a key is unknown (404 "No keys found";
+        its status differs between versions), so a refusal is checked with
+        /key/info before it counts as "already gone": a key /key/info does not
+        know, or reports deleted/revoked/expired (1.110), is gone.
         """
         if not token_ids:
             return False
         try:
             self.http.json("POST", "/key/delete", json={"keys": list(token_ids)}, expect=dict)
         except (NotFound, BadRequest):
-            if any(self.key_info(t) is not None for t in token_ids):
-                raise
+            for token_id in token_ids:
+                found = self.key_info(token_id)
+                if found is not None and found.state != "gone":
+                    raise
             return False
         return True
+
+    def keys_by_alias(self, user_id: str, key_alias: str) -> list[str]:
+        """GET /key/list filtered by user and alias: the token ids of the live keys found."""
+        path = "/key/list"
+        reply = self.http.json("GET", path, params={"user_id": user_id, "key_alias": key_alias,
+                                                    "return_full_object": "true", "size": 100},
+                               expect=dict)
+        found = []
+        for item in self.http.field(reply, "keys", list, "GET", path):
+            if not isinstance(item, dict):
+                raise BadResponse("litellm", "GET", path, "a listed key is not an object")
+            if item.get("key_alias") != key_alias or item.get("user_id") not in (None, user_id):
+                continue  # a proxy that ignores a filter must not make us touch other keys
+            token = item.get("token")
+            if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{64}", token):
+                raise BadResponse("litellm", "GET", path, "a listed key has no token id")
+            found.append(token)
+        return found
 
     def key_info(self, token_id: str) -> KeyInfo | None:
         """GET /key/info?key=<token id>; None when the proxy does not know the key."""
@@ -147,8 +193,21 @@ class LiteLLMClient:
             max_budget=float(budget) if _number(budget) else None,
             rpm_limit=int(rpm) if _number(rpm) else None,
             models=tuple(m for m in models if isinstance(m, str)),
-            blocked=info.get("blocked") is True)
+            blocked=info.get("blocked") is True,
+            status=info.get("status") if isinstance(info.get("status"), str) else "",
+            expires=_timestamp(info.get("expires")))
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 `expires` (naive means UTC, as the proxy stores it), else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -117,6 +117,12 @@ def create_token(sim: "CoderSim", request: Request, actor: User, key: ApiKey | N
     return 201, {"key": minted.token}
 
 
+@route("/users/<user>/keys/<keyid>", "GET")
+def get_token(sim: "CoderSim", request: Request, actor: User, key: ApiKey | None, user: str,
+              keyid: str):
+    return 200, sim.store.key_json(actor, sim.store.user_param(actor, user), keyid)
+
+
 @route("/users/<user>/keys/<keyid>", "DELETE")
 def delete_token(sim: "CoderSim", request: Request, actor: User, key: ApiKey | None, user: str,
                  keyid: str):

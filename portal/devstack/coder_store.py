@@ -68,8 +68,13 @@ class CoderStore:
                      "password", [self.org["id"]], is_admin=True, status="active")
         self.users[admin.id] = admin
         self.admin = admin
-        # The seeded admin token may be any string (the dev stack's is not Coder-shaped).
+        # The seeded admin token may be any string; a Coder-shaped one (<10>-<22>) also
+        # has its key row, as every real token has, so its expiry can be read.
         self.admin_token = admin_token
+        key_id, _, secret = admin_token.partition("-")
+        self.admin_key_id = key_id if len(key_id) == 10 and len(secret) == 22 else None
+        if self.admin_key_id:
+            self.keys[key_id] = ApiKey(key_id, secret, admin.id, "devstack-admin", now() + 3650 * DAY)
         self.template = Template(new_id(), self.org["id"], template_name, new_id(),
                                  default_parameters())
 
@@ -188,6 +193,18 @@ class CoderStore:
         for key_id in [k for k, key in self.keys.items() if key.expires_at <= at - DAY]:
             del self.keys[key_id]
 
+    def key_json(self, actor: User, target: User, key_id: str) -> dict[str, Any]:
+        """codersdk.APIKey of one of `target`'s keys (apiKeyByID); 404 for anyone else's."""
+        self.may_act_for(actor, target)
+        key = self.keys.get(key_id)
+        if key is None or key.user_id != target.id:
+            raise not_found()
+        return {"id": key.id, "user_id": key.user_id, "token_name": key.token_name,
+                "login_type": "token", "scope": key.scope, "scopes": [key.scope],
+                "created_at": rfc3339(key.created_at), "updated_at": rfc3339(key.created_at),
+                "last_used": rfc3339(key.created_at), "expires_at": rfc3339(key.expires_at),
+                "lifetime_seconds": int(round(key.expires_at - key.created_at))}
+
     def delete_key(self, actor: User, target: User, key_id: str) -> None:
         self.may_act_for(actor, target)
         key = self.keys.get(key_id)
@@ -197,8 +214,8 @@ class CoderStore:
 
     def revoke(self, username: str | None = None) -> int:
         """Delete the API keys of one user (or of every user); returns how many."""
-        doomed = [k for k, key in self.keys.items()
-                  if username is None or self.users[key.user_id].username == username]
+        doomed = [k for k, key in self.keys.items() if k != self.admin_key_id
+                  and (username is None or self.users[key.user_id].username == username)]
         for key_id in doomed:
             del self.keys[key_id]
         return len(doomed)

@@ -12,13 +12,21 @@ litellm, litellm/proxy/management_endpoints/key_management_endpoints.py):
 * `POST /key/delete {"keys": [...]}`: secrets or digests; an unknown key is a
   404 and nothing is deleted;
 * `GET /key/info?key=`: secret or digest; unknown: 404 "Key not found in database";
+  a deleted key depends on `version` (below);
+* `GET /key/list?user_id=&key_alias=&return_full_object=&page=&size=`: exact
+  filters over the live keys (list_keys / _build_key_filter_conditions);
 * `GET /health/liveliness` and `/health/readiness` need no key.
 
 Knobs (`POST /__sim/faults` with a JSON object; `GET /__sim/state`; `POST
 /__sim/reset`): `down` (502 from a "proxy"), `slow_seconds` (with
 `slow_paths`, a regex), `status_override` (e.g. 500, 503; with
 `override_paths`, `override_times`), `malformed` (200 with a body that is not
-JSON). Faulted replies carry `X-Devstack-Fault` and are not contract checked.
+JSON), `version` ("1.77.7", the compose pin, or "1.110.0"): 1.77 forgets a
+deleted key (/key/info 404), 1.110 archives it like
+`LiteLLM_DeletedVerificationToken` and /key/info answers 200 with
+`info.status: "deleted"`. Faulted replies carry `X-Devstack-Fault` and are not
+contract checked. `block(token)` and `expire(token)` stand for an
+administrator's block and a key's end of life (`blocked: true`, `expires` past).
 """
 from __future__ import annotations
 
@@ -49,6 +57,10 @@ class Faults:
     override_paths: str | None = None
     override_times: int | None = None
     malformed: bool = False
+    version: str = "1.77.7"
+
+
+VERSIONS = ("1.77.7", "1.110.0")
 
 
 @dataclass
@@ -63,6 +75,8 @@ class VirtualKey:
     metadata: dict
     spend: float = 0.0
     created_at: str = ""
+    blocked: bool | None = None
+    expires: str | None = None
 
 
 class SimError(Exception):
@@ -88,6 +102,7 @@ class LiteLLMSim:
         self.master_key = master_key
         self.keys: dict[str, VirtualKey] = {}
         self.deleted: list[str] = []                 # token ids, in order
+        self.archived: dict[str, VirtualKey] = {}    # 1.110's deleted-keys table
         self.requests: list[tuple[str, str]] = []
         self.faults = Faults()
         self.lock = threading.RLock()
@@ -98,6 +113,8 @@ class LiteLLMSim:
         unknown = set(knobs) - {f.name for f in fields(Faults)}
         if unknown:
             raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+        if "version" in knobs and knobs["version"] not in VERSIONS:
+            raise ValueError(f"version must be one of {', '.join(VERSIONS)}")
         with self.lock:
             for key, value in knobs.items():
                 setattr(self.faults, key, value)
@@ -114,6 +131,16 @@ class LiteLLMSim:
         with self.lock:
             return hash_token(secret) in self.keys
 
+    def block(self, token: str) -> None:
+        """What /key/block does: the key stays, `blocked` is true."""
+        with self.lock:
+            self.keys[hash_token(token)].blocked = True
+
+    def expire(self, token: str) -> None:
+        """The key's `expires` (from `duration`) has passed; the row stays."""
+        with self.lock:
+            self.keys[hash_token(token)].expires = "2020-01-01T00:00:00+00:00"
+
     def add_spend(self, user_id: str, amount: float) -> None:
         """Pretend the person used the assistant: spend on each of their keys."""
         with self.lock:
@@ -128,7 +155,7 @@ class LiteLLMSim:
                               "models": k.models, "max_budget": k.max_budget,
                               "rpm_limit": k.rpm_limit, "spend": k.spend}
                              for k in self.keys.values()],
-                    "deleted": list(self.deleted)}
+                    "deleted": list(self.deleted), "archived": len(self.archived)}
 
     # -- WSGI ------------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response):
@@ -168,7 +195,7 @@ class LiteLLMSim:
             return "I'm alive!" if path.endswith("liveliness") else {
                 "status": "connected", "db": "connected", "litellm_version": "1.77.7"}
         routes = {("POST", "/key/generate"): self._generate, ("POST", "/key/delete"): self._delete,
-                  ("GET", "/key/info"): self._info}
+                  ("GET", "/key/info"): self._info, ("GET", "/key/list"): self._list}
         handler = routes.get((request.method, path))
         if handler is None:
             if any(p == path for _, p in routes):
@@ -244,8 +271,10 @@ class LiteLLMSim:
                 raise SimError(404, "Failed to delete all keys. Keys passed in "
                                     f"{len(ids)}. Deleted 0 keys", "not_found_error", "keys")
             for token in ids:
-                del self.keys[token]
+                gone = self.keys.pop(token)
                 self.deleted.append(token)
+                if self.faults.version != "1.77.7":
+                    self.archived[token] = gone
         return {"deleted_keys": list(keys) + list(aliases)}
 
     def _info(self, request: Request, caller) -> dict:
@@ -255,18 +284,40 @@ class LiteLLMSim:
         token = hash_token(value)
         with self.lock:
             key = self.keys.get(token)
+            archived = self.archived.get(token)
+        if key is None and archived is not None and caller is None:
+            return {"key": value, "info": {**self._public(archived), "status": "deleted"}}
         if key is None:
             raise SimError(404, "Key not found in database", "not_found_error", "key")
         if caller is not None and caller.token != token:
             raise SimError(403, "You are not allowed to access this key's info.", "auth_error")
         return {"key": value, "info": self._public(key)}
 
+    def _list(self, request: Request, caller) -> dict:
+        args = request.args
+        try:
+            page, size = int(args.get("page", 1)), int(args.get("size", 10))
+        except ValueError:
+            raise SimError(422, "page and size must be integers", "invalid_request_error") from None
+        if page < 1 or not 1 <= size <= 100:
+            raise SimError(422, "page >= 1 and 1 <= size <= 100", "invalid_request_error")
+        full = args.get("return_full_object", "false").lower() == "true"
+        with self.lock:
+            found = [k for k in self.keys.values()
+                     if all(args.get(f) in (None, "", getattr(k, f)) for f in ("user_id", "key_alias"))]
+        found.sort(key=lambda k: (k.created_at, k.token), reverse=True)
+        chunk = found[(page - 1) * size:page * size]
+        return {"keys": [{**self._public(k), "token": k.token} if full else k.token for k in chunk],
+                "total_count": len(found), "current_page": page,
+                "total_pages": -(-len(found) // size)}
+
     @staticmethod
     def _public(key: VirtualKey) -> dict:
         return {"key_alias": key.key_alias, "user_id": key.user_id, "models": key.models,
                 "max_budget": key.max_budget, "rpm_limit": key.rpm_limit, "tpm_limit": None,
                 "spend": key.spend, "metadata": key.metadata, "team_id": None,
-                "blocked": None, "created_at": key.created_at, "budget_duration": None}
+                "blocked": key.blocked, "expires": key.expires, "created_at": key.created_at,
+                "budget_duration": None}
 
     def _control(self, request: Request, path: str) -> Response:
         return control_response(request, state=self.snapshot, set_faults=self.set_faults,

@@ -67,7 +67,7 @@ def test_portal(entries):
     assert env["OIDC_CLIENT_SECRET"] == provider["attrs"]["client_secret"]
     assert env["OIDC_ADMIN_GROUP"] == values["OIDC_ADMIN_GROUP"]
     assert _redirects(provider, "authorization") == [portal_url + PORTAL_CALLBACK]
-    assert _redirects(provider, "post_logout") == [portal_url + PORTAL_SIGNED_OUT]
+    assert _redirects(provider, "logout") == [portal_url + PORTAL_SIGNED_OUT]
 
 
 def test_coder(entries):

@@ -13,15 +13,21 @@
 # activity; every connection (code-server, terminal, SSH) bumps the deadline
 # to at least one hour away, so a workspace stops after an hour without use.
 
+# Exact provider versions, the ones this template was checked against
+# (coder/terraform-provider-coder v2.17.0 provider/agent.go, app.go,
+# parameter.go; kreuzwerker/terraform-provider-docker v3.9.0
+# internal/provider/resource_docker_container.go): `~> 2.5` had silently moved
+# to 2.17, which deprecates coder_agent.dir. Keep ../../compose/coder/providers.tf
+# in step (a test checks).
 terraform {
   required_providers {
     coder = {
       source  = "coder/coder"
-      version = "~> 2.5"
+      version = "2.17.0"
     }
     docker = {
       source  = "kreuzwerker/docker"
-      version = "~> 3.6"
+      version = "3.9.0"
     }
   }
 }
@@ -91,14 +97,23 @@ locals {
   owner_name    = data.coder_workspace_owner.me.name
   container_cpu = data.coder_parameter.cpu_cores.value
   memory_mb     = tonumber(data.coder_parameter.memory_gb.value) * 1024
+  # The container's entrypoint: trust the platform CA system-wide (root, via
+  # sudo; workspace-image/trust-platform-ca.sh), then Coder's agent, which
+  # reaches the access URL's DERP relay over TLS. The agent talks to Coder over
+  # the workspace network, not the public URL.
+  agent_entrypoint = join("\n", [
+    "sudo -n /usr/local/bin/trust-platform-ca || echo 'warning: the platform CA could not be trusted' >&2",
+    replace(coder_agent.main.init_script, data.coder_workspace.me.access_url, var.internal_coder_url),
+  ])
 }
 
 # --- the agent (its name is workspace_params.AGENT_NAME) ---
 
+# No `dir` (deprecated in terraform-provider-coder 2.17: anything but $HOME
+# breaks Coder Desktop's file sync); the IDE opens local.project_dir itself.
 resource "coder_agent" "main" {
   arch = data.coder_provisioner.me.arch
   os   = "linux"
-  dir  = local.project_dir
 
   # Clones git_repo on the first start only, sets up the scoped git
   # credentials and the AI assistant, then starts code-server.
@@ -117,6 +132,8 @@ resource "coder_agent" "main" {
     AI_MODEL            = data.coder_parameter.ai_model.value
     OPENAI_BASE_URL     = "${var.ai_gateway_url}/v1"
     PLATFORM_CA_FILE    = "/etc/platform-ca/root.crt"
+    NODE_EXTRA_CA_CERTS = "/etc/platform-ca/root.crt"
+    REQUESTS_CA_BUNDLE  = "/etc/ssl/certs/ca-certificates.crt"
     GIT_AUTHOR_NAME     = coalesce(data.coder_workspace_owner.me.full_name, local.owner_name)
     GIT_AUTHOR_EMAIL    = data.coder_workspace_owner.me.email
     GIT_COMMITTER_NAME  = coalesce(data.coder_workspace_owner.me.full_name, local.owner_name)
@@ -201,8 +218,7 @@ resource "docker_container" "workspace" {
   hostname = data.coder_workspace.me.name
   user     = "1000:1000"
 
-  # The agent reaches Coder over the workspace network, not the public URL.
-  entrypoint = ["sh", "-c", replace(coder_agent.main.init_script, data.coder_workspace.me.access_url, var.internal_coder_url)]
+  entrypoint = ["sh", "-c", local.agent_entrypoint]
   env = [
     "CODER_AGENT_TOKEN=${coder_agent.main.token}",
     "CODER_AGENT_URL=${var.internal_coder_url}",
