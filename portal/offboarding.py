@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from . import ai_keys, audit, github_tokens, membership, tokens
+from . import ai_keys, audit, github_tokens, membership, sessions, tokens
 from .clients.coder import readiness
 from .clients.http import Conflict, NotFound, ServiceError
 from .extensions import db
@@ -163,9 +163,10 @@ def _deactivate(services: Services, actor: User | None, user: User, run: Offboar
     if not user.active:
         return StepResult(SKIPPED, "The account was already deactivated.")
     user.active = False
+    sessions.end_everywhere(user)
     audit.record(actor, "user.deactivate", f"user:{user.username}")
     db.session.commit()
-    return StepResult(OK, "They can no longer sign in; open sessions end at their next request.")
+    return StepResult(OK, "They can no longer sign in; every open session has ended.")
 
 
 def _gitea_teams(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
