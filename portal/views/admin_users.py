@@ -11,7 +11,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_
 
-from .. import admin_live, ai_keys, offboarding
+from .. import admin_live, ai_keys, offboarding, reactivation
 from ..admin_query import choice, contains, listing, paginate, text
 from ..auth import admin_required
 from ..errors import render_error
@@ -152,3 +152,17 @@ def offboarding_step(user_id: int):
                            steps=offboarding.view(run))
 
 
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@admin_required
+def reactivate(user_id: int):
+    """Undo offboarding's account steps; the page lists the groups to re-add by hand."""
+    person = _user(user_id)
+    if person.id == current_user.id:
+        return render_error(400, "You cannot reactivate yourself.")
+    results = reactivation.reactivate(services(), current_user, person)
+    failed = any(r.status == offboarding.FAILED for _, r in results)
+    return render_template("admin/reactivated.html", person=person, results=results,
+                           former=reactivation.former_groups(person),
+                           failed=failed, section="users")
