@@ -11,7 +11,6 @@ import pytest
 from portal import source_urls
 from portal.extensions import db
 from portal.models import AuditEvent, User
-from portal.text_input import clean_display
 from tests.collab_helpers import make_group, person, post
 
 
@@ -118,6 +117,7 @@ def test_permissions_policy_and_opener_policy_headers(client):
 
 
 def test_display_names_from_the_provider_are_shown_without_invisible_characters(app):
+    from portal.text_input import clean_display
     from portal.users import upsert_from_claims
     assert clean_display("Ada\u202e\u200b Love\x00lace") == "Ada Lovelace"
     with app.app_context():
