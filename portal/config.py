@@ -352,7 +352,10 @@ def mask_url(value: str) -> str:
 
 
 def dev_secret_key(instance: pathlib.Path) -> str:
-    """Dev mode's session key: random, generated once into instance/ (never a constant)."""
+    """Dev mode's session key: random, generated once into instance/ (never a constant).
+
+    Written to a temporary file and hard-linked into place, so two processes starting at
+    once (gunicorn workers) agree on one key: the loser of the link reads the winner's."""
     path = instance / DEV_SECRET_KEY_FILE
     try:
         existing = path.read_text().strip()
@@ -362,7 +365,17 @@ def dev_secret_key(instance: pathlib.Path) -> str:
         return existing
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    temporary = instance / f".{DEV_SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
-    return key
+    try:
+        if existing:  # a short or damaged key from elsewhere: replace it
+            os.replace(temporary, path)
+            return key
+        os.link(temporary, path)
+        return key
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -130,3 +130,12 @@ def test_portal_url_is_the_base_of_links():
     assert Settings.from_env({**GOOD, "PORTAL_URL": "https://p.example.com/"}).public_base() == \
         "https://p.example.com"
     assert Settings.from_env({"PORTAL_DEV": "1"}).public_base(5123) == "http://portal.localhost:5123"
+
+
+def test_processes_starting_at_once_agree_on_the_dev_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.config import dev_secret_key
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: dev_secret_key(tmp_path / "inst"), range(16)))
+    assert len(keys) == 1 and list((tmp_path / "inst").iterdir()) == [tmp_path / "inst" / "dev-secret-key"]
