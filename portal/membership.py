@@ -66,14 +66,12 @@ def _last_lead(m: Membership, doing: str) -> MembershipError:
 
 
 def _unless_last_lead(m: Membership, statement) -> None:
-    """Run an UPDATE or DELETE of a lead's membership only if another lead remains, as ONE
-    atomic step: the WHERE counts the leads in the same statement. SQLite runs one writer
-    at a time, so two leads demoting each other cannot both see two leads; on PostgreSQL
-    the group's lead rows are locked first (FOR UPDATE), so the second statement waits and
-    then counts again. Raises MembershipError (409) when it was the last lead."""
-    if m.role != Role.lead:
-        db.session.execute(statement.where(Membership.id == m.id))
-        return
+    """Run an UPDATE or DELETE of `m` only if it leaves the group a lead, as ONE atomic
+    step: the statement's WHERE reads the row's current role and counts the other leads.
+    SQLite runs one writer at a time, so two leads demoting each other cannot both see two
+    leads; on PostgreSQL the group's lead rows are locked first (FOR UPDATE), so the second
+    statement waits and then counts again. Raises MembershipError: 409 when `m` is the last
+    lead, 404 when the membership is gone."""
     doing = "removed" if statement.is_delete else "demoted"
     if db.engine.dialect.name == "postgresql":
         db.session.execute(db.select(Membership.id).where(
@@ -81,12 +79,15 @@ def _unless_last_lead(m: Membership, statement) -> None:
     others = (db.select(db.func.count(Membership.id)).where(
         Membership.group_id == m.group_id, Membership.role == Role.lead,
         Membership.id != m.id).scalar_subquery())
-    done = db.session.execute(statement.where(Membership.id == m.id,
-                                              Membership.role == Role.lead, others > 0)
-                              .execution_options(synchronize_session=False))
-    if done.rowcount != 1:
-        db.session.rollback()
-        raise _last_lead(m, doing)
+    done = db.session.execute(statement.where(
+        Membership.id == m.id, db.or_(Membership.role != Role.lead, others > 0))
+        .execution_options(synchronize_session=False))
+    if done.rowcount == 1:
+        return
+    db.session.rollback()
+    if db.session.get(Membership, m.id) is None:
+        raise MembershipError("This person is no longer a member of the group.", 404)
+    raise _last_lead(m, doing)
 
 
 # -- Gitea ------------------------------------------------------------------------------
