@@ -3,7 +3,8 @@
 Offboarding: GET .../offboard shows the confirmation (type the username, choose stop
 or delete for the workspaces), POST records it and leads to the progress page, whose
 status fragment runs one step per POST (HTMX, `load`) and replaces itself until done,
-so each step shows as it completes. portal/offboarding.py does the work.
+so each step shows as it completes. portal/offboarding.py does the work. POST .../reactivate
+undoes its account steps (portal/reactivation.py) and lists the groups to re-add by hand.
 """
 from __future__ import annotations
 
@@ -152,8 +153,6 @@ def offboarding_step(user_id: int):
                            steps=offboarding.view(run))
 
 
-
-
 @bp.post("/users/<int:user_id>/reactivate")
 @admin_required
 def reactivate(user_id: int):
@@ -162,7 +161,5 @@ def reactivate(user_id: int):
     if person.id == current_user.id:
         return render_error(400, "You cannot reactivate yourself.")
     results = reactivation.reactivate(services(), current_user, person)
-    failed = any(r.status == offboarding.FAILED for _, r in results)
     return render_template("admin/reactivated.html", person=person, results=results,
-                           former=reactivation.former_groups(person),
-                           failed=failed, section="users")
+                           former=reactivation.former_groups(person), section="users")
