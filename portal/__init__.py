@@ -58,10 +58,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, errors, pass_runner, security, services
+    from . import auth, cli, errors, pass_runner, security, services, sessions, text_input
     from .extensions import csrf, db, htmx, migrate
     from .views import register_views
 
+    _bounded_ids(app)
+    sessions.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -71,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services.init_app(app)
     pass_runner.init_app(app)
     errors.init_app(app)
+    text_input.init_app(app)
     register_views(app)
     from . import ratelimit
     ratelimit.init_app(app)  # after the views: limits attach to their endpoints
@@ -78,6 +81,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _fix_proxy(app)
     logging.getLogger("portal").setLevel(logging.DEBUG if settings.dev else logging.INFO)
     return app
+
+
+def _bounded_ids(app: Flask) -> None:
+    """`<int:...>` in a URL matches only ids a database column can hold (32-bit INTEGER on
+    PostgreSQL): /projects/99999999999 is a 404, not an OverflowError."""
+    from werkzeug.routing import IntegerConverter
+
+    class BoundedInt(IntegerConverter):
+        def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+            super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    app.url_map.converters["int"] = BoundedInt
 
 
 def _setting_names() -> set[str]:
@@ -88,7 +103,8 @@ def _setting_names() -> set[str]:
             "LITELLM_URL", "LITELLM_MASTER_KEY", "SMTP_URL", "PORTAL_HTTP_CONNECT_TIMEOUT",
             "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_PASS_WAIT",
             "PORTAL_PASS_WORKERS", "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
-            "PORTAL_RATELIMIT_STORAGE"}
+            "PORTAL_RATELIMIT_STORAGE", "PORTAL_SESSION_IDLE_MINUTES", "PORTAL_URL",
+            "PORTAL_IMPORT_ALLOW_PRIVATE"}
 
 
 def _engine_options(url: str) -> dict:

@@ -147,12 +147,14 @@ def parse_time(args: Mapping[str, str], name: str, *, end: bool = False) -> dt.d
             value = dt.datetime.combine(day, dt.time.min, dt.timezone.utc)
             return value + dt.timedelta(days=1) if end else value
         value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T"))
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.astimezone(dt.timezone.utc)
+        if end:  # through the moment named, and the rest of its minute when no seconds were given
+            value += dt.timedelta(minutes=1) if len(raw) <= 16 else dt.timedelta(microseconds=1)
     except ValueError:
         raise BadParam(f"“{name}” is not a date (YYYY-MM-DD) or a date and time "
                        f"(YYYY-MM-DDTHH:MM, UTC): “{raw[:40]}”.") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    value = value.astimezone(dt.timezone.utc)
-    if end:  # through the moment named, and the rest of its minute when no seconds were given
-        value += dt.timedelta(minutes=1) if len(raw) <= 16 else dt.timedelta(microseconds=1)
+    except OverflowError:  # 9999-12-31 as an end: the day after does not exist
+        raise BadParam(f"“{name}” is out of range: use a date before 9999-12-31.") from None
     return value

@@ -19,7 +19,7 @@ from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render
 from flask_login import current_user, login_required, login_user, logout_user
 from joserfc.errors import JoseError
 
-from . import audit
+from . import audit, sessions
 from .extensions import db, login_manager
 from .htmx import hx_redirect
 from .models import User, utcnow
@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
         )
         app.extensions["portal.oidc"] = oauth.oidc
     app.register_blueprint(bp)
+    app.before_request(recheck_claims)
 
 
 def oidc_client():
@@ -63,7 +64,26 @@ def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    problem = sessions.problem(user)
+    if problem:
+        sessions.refuse(problem)
+        return None
+    return user
+
+
+def recheck_claims() -> None:
+    """At most every sessions.RECHECK, ask the provider again whether this person is an admin."""
+    client = oidc_client()
+    if client is None or not sessions.recheck_due() or not current_user.is_authenticated:
+        return
+    settings = current_app.config["SETTINGS"]
+    problem = sessions.recheck(current_app.extensions["portal.services"], client,
+                               current_user._get_current_object(), settings.oidc_admin_group)
+    if problem:
+        logout_user()
+        sessions.refuse(problem)
 
 
 @login_manager.unauthorized_handler
@@ -107,7 +127,7 @@ def admin_required(view):
     return wrapped
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
     if not host:
         return False
     host = host.strip("[]")
@@ -128,7 +148,7 @@ def dev_signin_allowed() -> bool:
     settings = current_app.config["SETTINGS"]
     if not settings.dev:
         return False
-    if settings.bind_host and not _is_loopback(settings.bind_host):
+    if settings.bind_host and not is_loopback(settings.bind_host):
         return False
     server_name = request.environ.get("SERVER_NAME", "")
     try:
@@ -136,7 +156,7 @@ def dev_signin_allowed() -> bool:
             return False  # the dev server reports the address it is bound to (0.0.0.0 refused)
     except ValueError:
         pass
-    return _is_loopback(request.remote_addr) and _is_loopback(_hostname(request.host))
+    return is_loopback(request.remote_addr) and is_loopback(_hostname(request.host))
 
 
 def _token_problem(exc: JoseError) -> str:
@@ -150,7 +170,7 @@ def _token_problem(exc: JoseError) -> str:
     return "its signature or claims could not be verified"
 
 
-def _finish_sign_in(claims: dict, via: str):
+def _finish_sign_in(claims: dict, via: str, token: dict | None = None):
     settings = current_app.config["SETTINGS"]
     try:
         user, created = upsert_from_claims(claims, settings.oidc_admin_group)
@@ -158,18 +178,24 @@ def _finish_sign_in(claims: dict, via: str):
         db.session.rollback()
         return render_template("auth/error.html", title="Sign-in refused", message=str(exc)), 403
     user.last_seen_at = utcnow()
+    services = current_app.extensions["portal.services"]
+    if token is not None:
+        sessions.keep_access_token(services, user, token)
     audit.record(user, "user.sign_in", user.email, via=via, created=created)
     db.session.commit()
+    target = session.pop(NEXT_KEY, None) or url_for("dashboard.index")
+    id_token = session.get(ID_TOKEN_KEY)
+    sessions.begin(user, via)  # a new session (and CSRF token): nothing of the anonymous one
+    if id_token:
+        session[ID_TOKEN_KEY] = id_token
     try:  # pending invitations (portal/invitations.py); never blocks a sign-in
         from .invitations import apply_at_sign_in
-        for group in apply_at_sign_in(current_app.extensions["portal.services"], user, claims):
+        for group in apply_at_sign_in(services, user, claims):
             flash(f"You joined “{group.name}”.", "success")
     except Exception:  # noqa: BLE001
         db.session.rollback()
         log.exception("applying invitations at sign-in failed")
     login_user(user)
-    session.permanent = True
-    target = session.pop(NEXT_KEY, None) or url_for("dashboard.index")
     return redirect(target)
 
 
@@ -242,7 +268,7 @@ def callback():
     except (requests.RequestException, OAuthError, ValueError):
         log.info("userinfo endpoint unavailable; using ID token claims only")
     session[ID_TOKEN_KEY] = token.get("id_token")
-    return _finish_sign_in(claims, "oidc")
+    return _finish_sign_in(claims, "oidc", token)
 
 
 @bp.route("/dev", methods=["GET", "POST"])
@@ -268,6 +294,8 @@ def dev_login():
 def logout():
     id_token = session.get(ID_TOKEN_KEY)
     if current_user.is_authenticated:
+        # The cookie alone cannot be revoked: every session of this person ends on the server.
+        sessions.end_everywhere(current_user)
         audit.record(current_user, "user.sign_out", current_user.email)
         db.session.commit()
     logout_user()

@@ -24,12 +24,23 @@ def init_app(app: Flask) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--build-seconds", default=8.0, show_default=True, help="Simulated build time.")
-def dev_command(host: str, port: int, build_seconds: float) -> None:
+@click.option("--i-know-this-is-exposed", "exposed", is_flag=True,
+              help="Allow a non-loopback --host: anyone who reaches it can use the dev stack.")
+def dev_command(host: str, port: int, build_seconds: float, exposed: bool) -> None:
     """Serve the embedded default: the portal plus the simulated Coder and Gitea."""
+    from .auth import is_loopback
     from .devstack.run import serve_embedded
     settings = current_app.config["SETTINGS"]
     if not settings.dev:
         raise click.ClickException("`flask portal dev` needs PORTAL_DEV=1 (the embedded default).")
+    if not is_loopback(host) and not exposed:
+        raise click.ClickException(
+            f"--host {host} is not a loopback address: the dev stack has no real sign-in and "
+            "simulated admin tokens. Use 127.0.0.1, or add --i-know-this-is-exposed.")
+    if not is_loopback(host):
+        click.echo(f"WARNING: the dev stack is exposed on {host}; the dev sign-in stays off.",
+                   err=True)
+    current_app.config["PORTAL_DEV_PORT"] = port
     serve_embedded(current_app._get_current_object(), host, port, build_seconds)
 
 

@@ -11,7 +11,8 @@ import pathlib
 import re
 from dataclasses import dataclass, field, fields
 from typing import Mapping
-from urllib.parse import urlsplit
+import secrets
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -29,7 +30,8 @@ DEV_GITEA_TOKEN = "devstack-gitea-admin-token"
 # The simulated LiteLLM runs only when LITELLM_URL is set to this address (off by default).
 DEV_LITELLM_URL = "http://127.0.0.1:7400"
 DEV_LITELLM_KEY = "sk-devstack-litellm-master-key"
-DEV_SECRET_KEY = "dev-only-not-secret-key-portal-embedded-default"
+DEV_PORTAL_HOST = "portal.localhost"  # the dev server's name (portal/devstack/run.py APP_DOMAIN)
+DEV_SECRET_KEY_FILE = "dev-secret-key"  # in instance/: generated once, git-ignored
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="  # base64 of 32 bytes
 
 SECRET_FIELDS = {"secret_key", "encryption_key", "oidc_client_secret", "coder_admin_api_key",
@@ -81,6 +83,9 @@ class Settings:
     invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
     removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
     ratelimit_storage: str = _secret("memory://")  # PORTAL_RATELIMIT_STORAGE: Flask-Limiter storage URI
+    session_idle_minutes: int = 480     # PORTAL_SESSION_IDLE_MINUTES: a session unused this long ends
+    portal_url: str | None = None       # PORTAL_URL: the base of every absolute link (emails)
+    import_allow_private: bool = False  # PORTAL_IMPORT_ALLOW_PRIVATE: imports from private addresses
 
     @property
     def oidc_enabled(self) -> bool:
@@ -102,7 +107,7 @@ class Settings:
         if not secret_key:
             if not dev:
                 raise ConfigError("PORTAL_SECRET_KEY is required (a long random string) unless PORTAL_DEV=1")
-            secret_key = DEV_SECRET_KEY
+            secret_key = dev_secret_key(ROOT / "instance")
         elif len(secret_key) < 16 and not dev:
             raise ConfigError("PORTAL_SECRET_KEY is too short: use at least 32 random characters")
 
@@ -175,6 +180,17 @@ class Settings:
             raise ConfigError("PORTAL_RATELIMIT_STORAGE must be a storage URI such as memory:// "
                               "or redis://host:6379")
 
+        portal_url = get("PORTAL_URL")
+        if portal_url:
+            _url(portal_url, "PORTAL_URL")
+            parts = urlsplit(portal_url)
+            if parts.query or parts.fragment or parts.username:
+                raise ConfigError("PORTAL_URL must be the portal's base URL, like https://portal.example.com")
+            portal_url = portal_url.rstrip("/")
+        elif not dev:
+            raise ConfigError("PORTAL_URL is required: the portal's public base URL, used in "
+                              "emailed links (e.g. https://portal.example.com)")
+
         return cls(
             dev=dev,
             secret_key=secret_key,
@@ -210,7 +226,17 @@ class Settings:
             invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
             removal_policy=removal_policy,
             ratelimit_storage=ratelimit_storage,
+            session_idle_minutes=_int(env, "PORTAL_SESSION_IDLE_MINUTES", 480, minimum=1),
+            portal_url=portal_url,
+            import_allow_private=_bool(env, "PORTAL_IMPORT_ALLOW_PRIVATE", False),
         )
+
+    def public_base(self, dev_port: int | None = None) -> str:
+        """The base of absolute links (emails): PORTAL_URL, never the request's Host header.
+        In dev mode without it, the dev server's own address (`portal dev --port`)."""
+        if self.portal_url:
+            return self.portal_url
+        return f"http://{DEV_PORTAL_HOST}:{dev_port or 5000}"
 
     def public_view(self) -> dict[str, str]:
         """Every setting with secrets masked: for the admin System page and `doctor`."""
@@ -218,7 +244,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS and value:
-                value = (_mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage"}
+                value = (mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage"}
                          else "••••••")
             out[f.name] = "" if value is None else str(value)
         return out
@@ -301,9 +327,55 @@ def _url(value: str, name: str) -> None:
         raise ConfigError(f"{name} must be an http(s) URL (got a value without scheme or host)")
 
 
-def _mask_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":••••••@")
-        return parts._replace(netloc=netloc).geturl()
-    return value
+SECRET_PARAMS = {"password", "pass", "passwd", "pwd", "secret", "token", "key", "api_key",
+                 "access_token", "sslpassword", "auth"}
+
+
+def mask_url(value: str) -> str:
+    """The URL with every password hidden: the userinfo's, and `password=`-like parameters."""
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return "••••••"
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:••••••@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "••••••" if k.lower() in SECRET_PARAMS and v else v)
+                           for k, v in pairs], safe="•:/@")
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+def dev_secret_key(instance: pathlib.Path) -> str:
+    """Dev mode's session key: random, generated once into instance/ (never a constant).
+
+    Written to a temporary file and hard-linked into place, so two processes starting at
+    once (gunicorn workers) agree on one key: the loser of the link reads the winner's."""
+    path = instance / DEV_SECRET_KEY_FILE
+    try:
+        existing = path.read_text().strip()
+    except OSError:
+        existing = ""
+    if len(existing) >= 32:
+        return existing
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    temporary = instance / f".{DEV_SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    try:
+        if existing:  # a short or damaged key from elsewhere: replace it
+            os.replace(temporary, path)
+            return key
+        os.link(temporary, path)
+        return key
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -80,7 +80,7 @@ def run_checks(app: Flask) -> list[Check]:
     """Run every check against `app`'s settings; the rows in a stable order."""
     settings: Settings = app.config["SETTINGS"]
     coder, gitea = _clients(settings)
-    rows: list[Check] = [_settings_row(settings)]
+    rows: list[Check] = [settings_row(settings)]
     with app.app_context():
         rows += _database_rows(app)
     rows += _coder_rows(settings, coder)
@@ -180,7 +180,7 @@ def _skipped(names: Iterable[str], service: str) -> list[Check]:
 
 
 # -- settings and database ----------------------------------------------------------------
-def _settings_row(settings: Settings) -> Check:
+def settings_row(settings: Settings) -> Check:
     view = settings.public_view()
     db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
     parts = [
@@ -191,7 +191,11 @@ def _settings_row(settings: Settings) -> Check:
         f"gitea={view['gitea_url']} auth_source={view['gitea_auth_source_id'] or '(none)'}",
         f"oidc={view['oidc_issuer'] or '(off: dev sign-in)'}",
         f"timeouts={view['http_connect_timeout']}s/{view['http_read_timeout']}s",
+        f"portal_url={settings.public_base()}",
     ]
+    if not settings.dev and not settings.public_base().startswith("https://"):
+        return _fail("settings", "PORTAL_URL must be the portal's https:// address: emailed links "
+                                 "use it and the session cookie is Secure.", "; ".join(parts))
     return _ok("settings", "; ".join(parts))
 
 

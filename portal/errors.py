@@ -29,6 +29,16 @@ def render_error(status: int, message: str | None = None, title: str | None = No
                            message=message), status
 
 
+def _rollback() -> None:
+    """A failed statement leaves the session unusable (PendingRollbackError): reset it first,
+    so that the error page itself (current_user, flashes) can still read the database."""
+    from .extensions import db
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection itself may be gone
+        log.warning("rollback before the error page failed", exc_info=True)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -39,6 +49,7 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
+        _rollback()
         description = exc.description if exc.code not in MESSAGES or exc.description != type(exc).description else None
         if exc.code == 429:  # Flask-Limiter's description is the limit ("20 per 1 minute")
             description = None
@@ -46,5 +57,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        _rollback()
         log.exception("unhandled error")
         return render_error(500)

@@ -34,6 +34,8 @@ class ProjectForm(FlaskForm):
                              validators=[Length(max=500, message="At most 500 characters.")])
 
     def validate_source_url(self, field):
-        reason = check_source_url(field.data)
+        from flask import current_app
+        reason = check_source_url(field.data,
+                                  allow_private=current_app.config["SETTINGS"].import_allow_private)
         if reason:
             raise ValidationError(reason)

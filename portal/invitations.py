@@ -23,12 +23,20 @@ from . import audit, mail
 from .extensions import db
 from .forms import EMAIL_RE
 from .membership import MembershipError, Outcome, add
-from .models import Group, Invitation, Membership, Role, User, utcnow
+from .models import AuditEvent, Group, Invitation, Membership, Role, User, utcnow
 from .services import Services
 from .tokens import aware
 
 log = logging.getLogger(__name__)
 USERNAME_RE = re.compile(r"^[\w.-]{1,40}$")
+PORTAL_NAME = "the developer portal"
+# The subjects are fixed: nothing a person typed (a group name) ever goes into a header.
+SUBJECT_INVITED = f"You were invited to a group on {PORTAL_NAME}"
+SUBJECT_ADDED = f"You were added to a group on {PORTAL_NAME}"
+# Emails the portal sends on someone's behalf, counted from the audit log (shared by every
+# process): per person and per group, over the last hour.
+PER_HOUR = 20
+MAIL_ACTIONS = ("invitation.create", "invitation.renew", "invitation.notify")
 
 
 @dataclass
@@ -76,17 +84,22 @@ def invite(services: Services, actor: User, group: Group, who: str, role: Role,
     if person is not None:
         if not person.active:
             raise MembershipError(f"{person.display_name}'s account is deactivated.", 409)
+        if services.settings.smtp_url:
+            check_rate(actor, group)
         out: Outcome = add(services, actor, group, person, role, via="invite")
         result = InviteResult("added", out.messages, out.warnings)
         if services.settings.smtp_url:
-            problem = mail.send(services.settings.smtp_url, person.email,
-                                f"You were added to {group.name}", _body(actor, group, role, group_url))
+            audit.record(actor, "invitation.notify", f"{group.slug}/{person.username}")
+            db.session.commit()
+            problem = mail.send(services.settings.smtp_url, person.email, SUBJECT_ADDED,
+                                _body(actor, group, role, group_url))
             if problem:
                 result.warnings.append(problem)
         return result
     if "@" not in who:
         raise MembershipError(f"No one with the username “{who}” has signed in to the portal yet. "
                               "Invite them by email address instead.")
+    check_rate(actor, group)
     return _invite_email(services, actor, group, who, role, group_url)
 
 
@@ -108,7 +121,7 @@ def _invite_email(services: Services, actor: User, group: Group, email: str, rol
     result = InviteResult("invited", [f"{email} is invited as {role.value}; the invitation is "
                                       f"applied when they first sign in (valid {days} days)."],
                           invitation=inv)
-    problem = mail.send(services.settings.smtp_url, email, f"Invitation to {group.name}",
+    problem = mail.send(services.settings.smtp_url, email, SUBJECT_INVITED,
                         _body(actor, group, role, group_url, expires=inv.expires_at))
     if problem:
         result.warnings.append(problem)
@@ -118,6 +131,20 @@ def _invite_email(services: Services, actor: User, group: Group, email: str, rol
         audit.record(actor, "invitation.mail", f"{group.slug}/{email}")
     db.session.commit()
     return result
+
+
+def check_rate(actor: User, group: Group) -> None:
+    """Refuse (429) a 21st invitation email within an hour from one person or for one group."""
+    since = utcnow() - dt.timedelta(hours=1)
+    recent = db.select(db.func.count(AuditEvent.id)).where(
+        AuditEvent.action.in_(MAIL_ACTIONS), AuditEvent.created_at >= since)
+    if db.session.scalar(recent.where(AuditEvent.actor_id == actor.id)) >= PER_HOUR:
+        raise MembershipError(f"You have sent {PER_HOUR} invitations in the last hour; "
+                              "please wait before inviting more people.", 429)
+    prefix = group.slug.replace("_", "\\_").replace("%", "\\%") + "/%"
+    if db.session.scalar(recent.where(AuditEvent.target.like(prefix, escape="\\"))) >= PER_HOUR:
+        raise MembershipError(f"“{group.name}” has had {PER_HOUR} invitations in the last hour; "
+                              "please wait before inviting more people.", 429)
 
 
 def _body(actor: User, group: Group, role: Role, url: str, expires: dt.datetime | None = None) -> str:

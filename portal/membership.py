@@ -59,17 +59,35 @@ def get(group: Group, user_id: int) -> Membership | None:
                                                          Membership.user_id == user_id))
 
 
-def _lead_count(group: Group) -> int:
-    rows = db.session.scalars(db.select(Membership.id).where(
-        Membership.group_id == group.id, Membership.role == Role.lead).with_for_update()).all()
-    return len(rows)
+def _last_lead(m: Membership, doing: str) -> MembershipError:
+    return MembershipError(
+        f"{m.user.display_name} is the last lead of “{m.group.name}” and cannot be {doing}. "
+        "Make someone else a lead first.", 409)
 
 
-def _refuse_last_lead(m: Membership, doing: str) -> None:
-    if m.role == Role.lead and _lead_count(m.group) <= 1:
-        raise MembershipError(
-            f"{m.user.display_name} is the last lead of “{m.group.name}” and cannot be {doing}. "
-            "Make someone else a lead first.", 409)
+def _unless_last_lead(m: Membership, statement) -> None:
+    """Run an UPDATE or DELETE of `m` only if it leaves the group a lead, as ONE atomic
+    step: the statement's WHERE reads the row's current role and counts the other leads.
+    SQLite runs one writer at a time, so two leads demoting each other cannot both see two
+    leads; on PostgreSQL the group's lead rows are locked first (FOR UPDATE), so the second
+    statement waits and then counts again. Raises MembershipError: 409 when `m` is the last
+    lead, 404 when the membership is gone."""
+    doing = "removed" if statement.is_delete else "demoted"
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(db.select(Membership.id).where(
+            Membership.group_id == m.group_id, Membership.role == Role.lead).with_for_update())
+    others = (db.select(db.func.count(Membership.id)).where(
+        Membership.group_id == m.group_id, Membership.role == Role.lead,
+        Membership.id != m.id).scalar_subquery())
+    done = db.session.execute(statement.where(
+        Membership.id == m.id, db.or_(Membership.role != Role.lead, others > 0))
+        .execution_options(synchronize_session=False))
+    if done.rowcount == 1:
+        return
+    db.session.rollback()
+    if db.session.get(Membership, m.id) is None:
+        raise MembershipError("This person is no longer a member of the group.", 404)
+    raise _last_lead(m, doing)
 
 
 # -- Gitea ------------------------------------------------------------------------------
@@ -169,9 +187,12 @@ def change_role(services: Services, actor: User | None, m: Membership, role: Rol
             _sync_outcome(services, m, out)
             db.session.commit()
         return out
+    old = m.role
     if role != Role.lead:
-        _refuse_last_lead(m, "demoted")
-    old, m.role = m.role, role
+        _unless_last_lead(m, db.update(Membership).values(role=role, sync_pending=True))
+        db.session.refresh(m)
+    else:
+        m.role = role
     m.sync_pending = True
     audit.record(actor, "member.role", f"{m.group.slug}/{m.user.username}", old=old.value,
                  new=role.value)
@@ -183,11 +204,11 @@ def change_role(services: Services, actor: User | None, m: Membership, role: Rol
 
 def remove(services: Services, actor: User | None, m: Membership) -> Outcome:
     """Remove a member: out of the Gitea teams, workspaces stopped, token revoked if last."""
-    _refuse_last_lead(m, "removed")
-    user, group = m.user, m.group
+    user, group, role = m.user, m.group, m.role
     target = f"{group.slug}/{user.username}"
-    db.session.delete(m)
-    audit.record(actor, "member.remove", target, role=m.role.value)
+    _unless_last_lead(m, db.delete(Membership))
+    db.session.expunge(m)
+    audit.record(actor, "member.remove", target, role=role.value)
     db.session.commit()
     out = Outcome(None, [f"{user.display_name} was removed from “{group.name}”."])
     _remove_from_teams(services, actor, group, user, out)

@@ -43,6 +43,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped by sign-out, "sign out everywhere" and offboarding: every session cookie signed
+    # with an older value is refused at its next request (portal/sessions.py).
+    session_generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                                    server_default="0")
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="user",
                                                            cascade="all, delete-orphan")

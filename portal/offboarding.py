@@ -6,9 +6,12 @@ ONE pending step and stores its result (ok / skipped / failed with a reason), so
 admin page can show each step as it completes and any worker can serve the next
 poll. A failed step never stops the others; `start()` again (the page's Retry) runs
 the steps again: each checks what is left to do (the groups still pending are stored),
-so a retry after a service was down continues where the first run stopped. Order: deactivate first (no new sign-in, the
-session loader refuses inactive people at once), then the Gitea teams, workspaces,
-the Coder token, the Gitea token, the LiteLLM key and the GitHub token.
+so a retry after a service was down continues where the first run stopped. Order: deactivate
+first (no new sign-in; every portal session ends), suspend the Coder user (Coder refuses
+every session and application key of a suspended user, so an open IDE stops working), the
+Gitea teams, workspaces, the Coder token, the Gitea token, block the Gitea user
+(`prohibit_login`), the LiteLLM key and the GitHub token. portal/reactivation.py undoes
+the account, Coder and Gitea steps; memberships are re-added by hand.
 
 Every step and the run's start and end land in the audit log. No Flask request objects.
 """
@@ -18,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from . import ai_keys, audit, github_tokens, membership, tokens
+from . import ai_keys, audit, github_tokens, membership, sessions, tokens
 from .clients.coder import readiness
 from .clients.http import Conflict, NotFound, ServiceError
 from .extensions import db
@@ -29,10 +32,12 @@ log = logging.getLogger(__name__)
 
 STEPS: tuple[tuple[str, str], ...] = (
     ("deactivate", "Deactivate the portal account"),
+    ("coder_suspend", "Suspend the Coder user (ends every IDE session)"),
     ("gitea_teams", "Remove from every group's Gitea teams"),
     ("workspaces", "Stop or delete every workspace"),
     ("coder_token", "Revoke the Coder token"),
     ("gitea_token", "Revoke the Gitea token"),
+    ("gitea_block", "Block the Gitea user (no sign-in, API or git)"),
     ("litellm_key", "Revoke the LiteLLM key"),
     ("github_token", "Delete the GitHub token"),
 )
@@ -163,9 +168,28 @@ def _deactivate(services: Services, actor: User | None, user: User, run: Offboar
     if not user.active:
         return StepResult(SKIPPED, "The account was already deactivated.")
     user.active = False
+    sessions.end_everywhere(user)
     audit.record(actor, "user.deactivate", f"user:{user.username}")
     db.session.commit()
-    return StepResult(OK, "They can no longer sign in; open sessions end at their next request.")
+    return StepResult(OK, "They can no longer sign in; every open session has ended.")
+
+
+def _coder_suspend(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    found = services.coder.set_user_active(user.username, False)
+    if found is None:
+        return StepResult(SKIPPED, "They had no Coder user.")
+    audit.record(actor, "coder.user_suspend", f"coder:{user.username}")
+    db.session.commit()
+    return StepResult(OK, "Suspended: Coder refuses every session and IDE key of theirs.")
+
+
+def _gitea_block(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
+    found = services.gitea.set_prohibit_login(user.username, True)
+    if found is None:
+        return StepResult(SKIPPED, "They had no Gitea user.")
+    audit.record(actor, "gitea.user_block", f"gitea:{user.username}")
+    db.session.commit()
+    return StepResult(OK, "Blocked: Gitea refuses their sign-in, API calls and git access.")
 
 
 def _gitea_teams(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
@@ -264,7 +288,8 @@ def _github_token(services: Services, actor: User | None, user: User, run: Offbo
 
 
 _RUNNERS: dict[str, Callable[[Services, User | None, User, Offboarding], StepResult]] = {
-    "deactivate": _deactivate, "gitea_teams": _gitea_teams, "workspaces": _workspaces,
+    "deactivate": _deactivate, "coder_suspend": _coder_suspend, "gitea_block": _gitea_block,
+    "gitea_teams": _gitea_teams, "workspaces": _workspaces,
     "coder_token": _coder_token, "gitea_token": _gitea_token, "litellm_key": _litellm_key,
     "github_token": _github_token,
 }

@@ -10,6 +10,13 @@ from sqlalchemy.engine import Engine
 from .htmx import add_vary
 
 
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
+    "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+    "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial", "usb",
+    "xr-spatial-tracking"))
+
+
 def _origin(url: str | None) -> str | None:
     if not url:
         return None
@@ -64,6 +71,11 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        # No page of the portal needs a device or sensor. Clipboard and fullscreen are left at
+        # the browser's default (self), so the IDE frame's allow="clipboard-*" still works.
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        # A window the portal opens (or that opened it) gets no handle on it.
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if not settings.dev:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if response.mimetype == "text/html":

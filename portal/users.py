@@ -9,6 +9,7 @@ from .extensions import db
 from .models import User
 from .names import unique_name, username_from
 from .slugs import name_taken
+from .text_input import clean_display
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
@@ -17,7 +18,7 @@ class SignInRefused(Exception):
     """The identity provider's answer cannot make a portal account (message is for the person)."""
 
 
-def _groups(claims: dict) -> list[str]:
+def groups_of(claims: dict) -> list[str]:
     groups = claims.get("groups") or []
     if isinstance(groups, str):
         groups = [groups]
@@ -35,8 +36,8 @@ def upsert_from_claims(claims: dict, admin_group: str) -> tuple[User, bool]:
                             "Ask an administrator to add one to your account, then sign in again.")
     email = email.strip().lower()
     name = claims.get("name") if isinstance(claims.get("name"), str) else ""
-    name = (name or "").strip()[:200]
-    is_admin = admin_group in _groups(claims)
+    name = clean_display(name or "").strip()[:200]  # no bidi override or zero-width tricks
+    is_admin = admin_group in groups_of(claims)
 
     user = db.session.scalar(db.select(User).where(User.sub == sub))
     created = user is None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from portal import github_tokens, offboarding, provisioning
+from portal.devstack.coder_state import ApiError
 from portal.extensions import db
 from portal.models import AuditEvent, Membership, Offboarding, Project, Role, User, UserSecret
 from portal.services import services
@@ -78,7 +81,7 @@ def test_offboarding_removes_every_access_and_audits_each_step(ai_stack):
     resp = post(admin, f"/admin/users/{bob}/offboard", confirm="bob", workspaces="stop")
     assert resp.status_code == 303 and resp.location.endswith(f"/admin/users/{bob}/offboarding")
     progress = admin.get(resp.location).get_data(as_text=True)
-    assert 'hx-trigger="load' in progress and progress.count('data-status="pending"') == 7
+    assert 'hx-trigger="load' in progress and progress.count('data-status="pending"') == len(offboarding.STEPS)
     page = _step_until_done(admin, bob)
     assert 'data-testid="offboarding-done"' in page
     for name, _ in offboarding.STEPS:
@@ -97,6 +100,18 @@ def test_offboarding_removes_every_access_and_audits_each_step(ai_stack):
                 and k.scope != "application_connect"]
     assert stack.litellm.sim.keys_of("bob") == []
     assert _kinds(stack.app, "bob@example.com") == set()
+    # Coder: suspended, so the IDE's application-connect keys Coder minted are refused too;
+    # Gitea: blocked (prohibit_login), its OIDC link kept.
+    bob_coder = next(u for u in store.users.values() if u.username == "bob")
+    assert bob_coder.status == "suspended"
+    app_keys = [k for k in store.keys.values() if k.user_id == bob_coder.id]
+    assert app_keys, "the IDE hand-off minted an application key"
+    for k in app_keys:
+        with pytest.raises(ApiError) as refused:
+            store.authenticate(k.token)
+        assert refused.value.status == 401 and "not active" in refused.value.message
+    bob_gitea = stack.gitea.sim.state.user("bob")
+    assert bob_gitea.prohibit_login is True
 
     # sign-in refused with a clear message; the open session ends at once
     assert bob_client.get("/").status_code == 302
@@ -166,3 +181,34 @@ def test_offboarding_refuses_self_and_unknown_people(stack):
     assert resp.status_code == 400 and "cannot offboard yourself" in resp.get_data(as_text=True)
     assert admin.get("/admin/users/99999/offboard").status_code == 404
     assert post(admin, "/admin/users/99999/offboarding/step").status_code == 404
+
+
+def test_reactivate_undoes_the_account_steps_but_not_the_memberships(stack):
+    admin, _, _, _ = _world(stack)
+    bob = user_id(stack.app, "bob@example.com")
+    assert post(admin, f"/admin/users/{bob}/offboard", confirm="bob",
+                workspaces="stop").status_code == 303
+    assert 'data-testid="offboarding-done"' in _step_until_done(admin, bob)
+    store = stack.coder.sim.store
+    assert next(u for u in store.users.values() if u.username == "bob").status == "suspended"
+
+    stack.gitea.sim.set_faults(down=True)  # Gitea is down: that step fails and can be retried
+    page = post(admin, f"/admin/users/{bob}/reactivate").get_data(as_text=True)
+    assert page.count('data-status="failed"') == 1 and "Reactivate again" in page
+    assert stack.gitea.sim.state.user("bob").prohibit_login is True
+    stack.gitea.sim.reset_faults()
+    resp = post(admin, f"/admin/users/{bob}/reactivate")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and 'data-status="failed"' not in page
+    assert next(u for u in store.users.values() if u.username == "bob").status == "active"
+    assert stack.gitea.sim.state.user("bob").prohibit_login is False
+    # the groups are listed for the admin to re-add, never restored silently
+    assert 'data-testid="former-ml-team"' in page and "contributor" in page
+    assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead"}
+    with stack.app.app_context():
+        assert db.session.get(User, bob).active is True
+        assert db.session.scalar(db.select(Membership).where(Membership.user_id == bob)) is None
+        assert db.session.scalar(db.select(Offboarding)) is None
+    assert {"user.reactivate", "coder.user_activate", "gitea.user_unblock"} <= set(_actions(stack.app))
+    again = person(stack.app, "bob@example.com")  # they can sign in again
+    assert again.get("/").status_code == 200

@@ -182,8 +182,10 @@ def test_dev_sign_in_refused_off_loopback(make_app):
 
 def test_dev_sign_in_validates_fields(client):
     token = csrf_from(client)
-    resp = client.post("/auth/dev", data={"csrf_token": token, "email": "not-an-email\x00"})
+    resp = client.post("/auth/dev", data={"csrf_token": token, "email": "not-an-email"})
     assert resp.status_code == 400 and "valid email" in resp.get_data(as_text=True)
+    resp = client.post("/auth/dev", data={"csrf_token": token, "email": "not-an-email\x00"})
+    assert resp.status_code == 400 and "control characters" in resp.get_data(as_text=True)
 
 
 def test_htmx_request_with_expired_session_gets_hx_redirect(client):

@@ -62,6 +62,7 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("admin.offboard_start", "POST"): ADMIN_ONLY(400),          # sent without the typed username
     ("admin.offboarding_progress", "GET"): ADMIN_ONLY(303),     # none started: to the confirmation
     ("admin.offboarding_step", "POST"): ADMIN_ONLY(409),        # none started
+    ("admin.reactivate", "POST"): ADMIN_ONLY(200),              # Coder/Gitea unreachable: shown failed
     ("admin.groups", "GET"): ADMIN_ONLY(200),
     ("admin.projects", "GET"): ADMIN_ONLY(200),
     ("admin.project_delete", "GET"): ADMIN_ONLY(200),
@@ -74,6 +75,7 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("settings.index", "GET"): signed_in(200),
     ("settings.save_github_token", "POST"): signed_in(400),   # sent without a token
     ("settings.delete_github_token", "POST"): signed_in(303),
+    ("settings.sign_out_everywhere", "POST"): signed_in(303),
     ("groups.check", "GET"): signed_in(200),
     ("groups.new", "GET"): signed_in(200),
     ("groups.new", "POST"): signed_in(303),

@@ -547,3 +547,18 @@ def test_every_client_request_matches_the_coder_contract():
     exchanges = running.api_exchanges()
     assert len(exchanges) > 15
     check_coder_exchanges(exchanges)
+
+
+def test_suspended_user_keys_are_refused_until_activated(coder_client, coder_sim):
+    minted = person(coder_client)
+    as_alice = coder_client.as_user(minted.secret_key)
+    assert as_alice.get_user("me")["status"] == "active"
+    assert coder_client.set_user_active("alice", False)["status"] == "suspended"
+    with pytest.raises(Unauthorized) as refused:  # coderd/httpmw/apikey.go
+        as_alice.get_user("me")
+    assert "not active" in refused.value.message
+    assert coder_client.set_user_active("alice", True)["status"] == "active"
+    assert as_alice.get_user("me")["username"] == "alice"
+    assert coder_client.set_user_active("nobody-here", False) is None
+    with pytest.raises(BadRequest):  # an owner cannot suspend themself
+        coder_client.set_user_active(coder_sim.sim.admin_username, False)

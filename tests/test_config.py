@@ -18,6 +18,7 @@ GOOD = {
     "CODER_ADMIN_API_KEY": "abc-def",
     "GITEA_URL": "https://git.example.com",
     "GITEA_ADMIN_TOKEN": "tok",
+    "PORTAL_URL": "https://portal.example.com",
 }
 
 
@@ -34,7 +35,8 @@ def test_complete_production_settings():
 
 @pytest.mark.parametrize("missing", ["PORTAL_SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "OIDC_ISSUER",
                                      "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "CODER_URL",
-                                     "CODER_ADMIN_API_KEY", "GITEA_URL", "GITEA_ADMIN_TOKEN"])
+                                     "CODER_ADMIN_API_KEY", "GITEA_URL", "GITEA_ADMIN_TOKEN",
+                                     "PORTAL_URL"])
 def test_missing_setting_names_the_variable(missing):
     with pytest.raises(ConfigError) as err:
         Settings.from_env(without(missing))
@@ -51,6 +53,10 @@ def test_missing_setting_names_the_variable(missing):
     ("PORTAL_HTTP_READ_TIMEOUT", "-1"),
     ("SMTP_URL", "http://mail"),
     ("CODER_LOGIN_TYPE", "saml"),
+    ("PORTAL_URL", "portal.example.com"),
+    ("PORTAL_URL", "https://portal.example.com/?next=x"),
+    ("PORTAL_SESSION_IDLE_MINUTES", "0"),
+    ("PORTAL_IMPORT_ALLOW_PRIVATE", "perhaps"),
 ])
 def test_malformed_setting_names_the_variable(name, value):
     with pytest.raises(ConfigError) as err:
@@ -91,3 +97,45 @@ def test_project_folder_is_configurable_and_checked():
     with pytest.raises(ConfigError) as err:
         Settings.from_env({**GOOD, "PORTAL_PROJECT_FOLDER": "relative/path"})
     assert "PORTAL_PROJECT_FOLDER" in str(err.value)
+
+
+@pytest.mark.parametrize("url,secret", [
+    ("postgresql://u:dbpass@db/portal", "dbpass"),
+    ("postgresql://db/portal?user=u&password=qpass&sslmode=require", "qpass"),
+    ("postgresql://u@db/portal?sslpassword=certpass", "certpass"),
+    ("postgresql://u:p%40ss@db/portal?PASSWORD=upper", "upper"),
+])
+def test_system_page_masks_every_password_in_a_url(url, secret):
+    from portal.config import mask_url
+    s = Settings.from_env({**GOOD, "DATABASE_URL": url,
+                           "SMTP_URL": "smtp://mailer:smtppass@mail:25?password=again&from=p@x.org",
+                           "PORTAL_RATELIMIT_STORAGE": "redis://:redispass@cache:6379"})
+    shown = " ".join(s.public_view().values())
+    for hidden in (secret, "smtppass", "again", "redispass"):
+        assert hidden not in shown
+    assert "db/portal" in shown and "from=p%40x.org" in shown or "from=p@x.org" in shown
+    assert "mail:25" in mask_url(s.smtp_url) and "mailer" in mask_url(s.smtp_url)
+
+
+def test_dev_secret_key_is_random_and_kept_in_instance(tmp_path):
+    from portal.config import dev_secret_key
+    first = dev_secret_key(tmp_path / "a")
+    assert first == dev_secret_key(tmp_path / "a") and len(first) >= 32
+    assert first != dev_secret_key(tmp_path / "b")
+    assert (tmp_path / "a" / "dev-secret-key").stat().st_mode & 0o077 == 0
+    assert "instance" in (ROOT / ".gitignore").read_text()
+
+
+def test_portal_url_is_the_base_of_links():
+    assert Settings.from_env({**GOOD, "PORTAL_URL": "https://p.example.com/"}).public_base() == \
+        "https://p.example.com"
+    assert Settings.from_env({"PORTAL_DEV": "1"}).public_base(5123) == "http://portal.localhost:5123"
+
+
+def test_processes_starting_at_once_agree_on_the_dev_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.config import dev_secret_key
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: dev_secret_key(tmp_path / "inst"), range(16)))
+    assert len(keys) == 1 and list((tmp_path / "inst").iterdir()) == [tmp_path / "inst" / "dev-secret-key"]

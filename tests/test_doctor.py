@@ -202,3 +202,16 @@ def test_gitea_down_and_coder_failing_are_told_apart(stack):
                                                    "check (see above)")
     status, hint = table["coder health"]
     assert status == "fail" and "answers HTTP 503" in hint and "CODER_URL" in hint
+
+
+def test_doctor_checks_the_portal_url(make_app):
+    from portal.doctor import settings_row
+    settings = make_app(PORTAL_DEV="0", OIDC_ISSUER="https://idp.example.com/", OIDC_CLIENT_ID="p",
+                        OIDC_CLIENT_SECRET="s", PORTAL_URL="http://portal.example.com",
+                        upgrade=False).config["SETTINGS"]
+    row = settings_row(settings)
+    assert not row.ok and "PORTAL_URL" in row.hint
+    good = make_app(PORTAL_DEV="0", OIDC_ISSUER="https://idp.example.com/", OIDC_CLIENT_ID="p",
+                    OIDC_CLIENT_SECRET="s", PORTAL_URL="https://portal.example.com",
+                    upgrade=False).config["SETTINGS"]
+    assert settings_row(good).ok and "portal_url=https://portal.example.com" in settings_row(good).detail

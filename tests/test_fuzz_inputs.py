@@ -1,6 +1,6 @@
 """Fuzzing every form field and URL parameter (hypothesis): a 4xx with a message or an
 acceptable 200/302/303, never a 500, and never a stored group or project short name that
-portal.names refuses. One app per test (no outbound service is reachable: the portal must
+portal.names refuses; on SQLite and on PostgreSQL. One app per test (no outbound service is reachable: the portal must
 cope with that too); examples are bounded so the suite stays fast.
 """
 from __future__ import annotations
@@ -42,10 +42,12 @@ def check(resp, what: str) -> None:
         assert any(m in body for m in ERROR_MARKERS), f"{what}: {resp.status_code} without a message"
 
 
-@pytest.fixture
-def world(make_app):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request, make_app):
+    """Every fuzz test runs on SQLite and on PostgreSQL (which refuses NUL bytes in text)."""
     idp = RunningIdp()
-    app = make_app(**idp.env())
+    database = {"DATABASE_URL": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
+    app = make_app(**idp.env(), **database)
     client = app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada", admin=True)
     with app.app_context():

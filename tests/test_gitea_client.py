@@ -376,3 +376,19 @@ def test_control_endpoints_over_http(gitea_sim):
     state = requests.get(gitea_sim.url + "/__sim/state", timeout=5).json()
     assert state["faults"]["health_fail"] is False and "gitea-admin" in state["users"]
     assert "devstack-gitea-admin-token" not in reply.text
+
+
+def test_blocked_user_is_refused_and_keeps_the_oidc_link(gitea_client, gitea_sim):
+    gitea_client.create_user("alice", "alice@example.org", login_name="sub-alice")
+    token = gitea_client.create_user_token("alice", scopes=("read:user",))
+    assert _raw(gitea_sim, "GET", "/api/v1/user", token.secret).status_code == 200
+    blocked = gitea_client.set_prohibit_login("alice", True)
+    assert blocked.prohibit_login and (blocked.source_id, blocked.login_name) == (1, "sub-alice")
+    reply = _raw(gitea_sim, "GET", "/api/v1/user", token.secret)
+    assert reply.status_code == 403 and "prohibited from signing in" in reply.json()["message"]
+    sent = [e.body for e in gitea_sim.exchanges if e.method == "PATCH"]
+    assert sent[-1] == {"source_id": 1, "login_name": "sub-alice", "prohibit_login": True}
+    assert not gitea_client.set_prohibit_login("alice", False).prohibit_login
+    assert _raw(gitea_sim, "GET", "/api/v1/user", token.secret).status_code == 200
+    assert gitea_client.set_prohibit_login("nobody", True) is None
+

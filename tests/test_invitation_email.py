@@ -72,11 +72,13 @@ def test_invitation_email_link_shows_group_after_first_sign_in(oidc_stack_app, f
     assert len(smtp_server.messages) == 1
     msg = smtp_server.messages[0]
     assert smtp_server.envelopes[0].rcpt_tos == ["carol@example.com"]
-    assert msg["Subject"] == "Invitation to Vision Lab" and msg["From"] == "portal@example.com"
+    # A fixed subject: nothing a person typed goes into a header; the group is named in the body.
+    assert msg["Subject"] == "You were invited to a group on the developer portal"
+    assert msg["From"] == "portal@example.com"
     body = msg.get_content()
-    assert "Lea Lead" in body and "reader" in body
+    assert "Lea Lead" in body and "reader" in body and "Vision Lab" in body
     link = re.search(r"https?://\S+", body).group(0)
-    assert urlsplit(link).path == "/groups/vision-lab"
+    assert link == "https://portal.test/groups/vision-lab"  # PORTAL_URL, not the Host header
 
     carol = app.test_client()
     assert carol.get(urlsplit(link).path).status_code == 302  # not signed in: to the sign-in
@@ -123,3 +125,82 @@ def test_smtp_url_forms():
     assert mail.parse_smtp_url("smtps://mail.example.com").port == 465
     assert mail.parse_smtp_url("smtp://mailpit:1025").sender == "portal@mailpit"
     assert "SMTP_URL" in mail.send(None, "a@example.com", "s", "b")
+
+
+@pytest.fixture
+def mail_app(make_app, smtp_server):
+    return make_app(SMTP_URL=smtp_server.url)
+
+
+def test_link_comes_from_the_portal_url_never_the_host_header(make_app, smtp_server):
+    from tests.collab_helpers import make_group, person
+    app = make_app(SMTP_URL=smtp_server.url, PORTAL_URL="https://portal.example.com")
+    lead = person(app, "lead@example.com")
+    make_group(lead)
+    token = csrf_from(lead, "/")
+    lead.set_cookie("portal_session", lead.get_cookie("portal_session").value, domain="evil.example")
+    resp = lead.post("/groups/ml-team/members", data={"csrf_token": token, "who": "zed@example.com",
+                                                      "role": "reader"},
+                     base_url="http://evil.example")
+    assert resp.status_code in (200, 303), resp.get_data(as_text=True)
+    body = smtp_server.messages[-1].get_content()
+    assert "evil.example" not in body
+    assert "Open the group: https://portal.example.com/groups/ml-team" in body
+
+
+def test_invitations_are_limited_per_person_and_per_group(mail_app, smtp_server):
+    from portal.invitations import PER_HOUR
+    from tests.collab_helpers import make_group, person, post
+    lead = person(mail_app, "lead@example.com")
+    make_group(lead)
+    codes = [post(lead, "/groups/ml-team/members", htmx=True, who=f"p{i}@example.com",
+                  role="reader").status_code for i in range(PER_HOUR + 1)]
+    assert codes[:PER_HOUR] == [200] * PER_HOUR and codes[-1] == 429
+    assert len(smtp_server.messages) == PER_HOUR
+    refused = post(lead, "/groups/ml-team/members", htmx=True, who="late@example.com", role="reader")
+    assert refused.status_code == 429 and "in the last hour" in refused.get_data(as_text=True)
+    # another lead of the same group is refused too (per group), in another group they may invite
+    second = person(mail_app, "second@example.com")
+    make_group(second, "Other", "other")
+    with mail_app.app_context():
+        from portal.extensions import db
+        from portal.models import Group, Membership, Role, User
+        db.session.add(Membership(user=db.session.scalar(db.select(User).where(
+            User.email == "second@example.com")), group=db.session.scalar(db.select(Group).where(
+                Group.slug == "ml-team")), role=Role.lead))
+        db.session.commit()
+    assert post(second, "/groups/ml-team/members", htmx=True, who="x@example.com",
+                role="reader").status_code == 429
+    assert post(second, "/groups/other/members", htmx=True, who="x@example.com",
+                role="reader").status_code == 200
+    assert len(smtp_server.messages) == PER_HOUR + 1
+
+
+def test_group_creation_is_limited(app):
+    from portal.views.groups import GROUPS_PER_HOUR
+    from tests.collab_helpers import person, post
+    client = person(app, "busy@example.com")
+    codes = [post(client, "/groups/new", name=f"G{i}", slug=f"g{i}").status_code
+             for i in range(GROUPS_PER_HOUR + 1)]
+    assert codes[:GROUPS_PER_HOUR] == [303] * GROUPS_PER_HOUR and codes[-1] == 429
+    assert "in the last hour" in post(client, "/groups/new", name="Late").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["Evil\r\nBcc: victim@example.com", "Tab\tname", "NUL\x00",
+                                  "Bidi \u202egnp.exe", "Zero\u200bwidth"])
+def test_control_characters_in_a_group_name_are_refused(mail_app, smtp_server, name):
+    from tests.collab_helpers import person, post
+    client = person(mail_app, "lead@example.com")
+    resp = post(client, "/groups/new", name=name, slug="evil")
+    assert resp.status_code == 400 and "characters" in resp.get_data(as_text=True)
+    with mail_app.app_context():
+        from portal.extensions import db
+        from portal.models import Group
+        assert db.session.scalar(db.select(db.func.count(Group.id))) == 0
+
+
+def test_a_description_may_hold_line_breaks(app):
+    from tests.collab_helpers import person, post
+    client = person(app, "lead@example.com")
+    assert post(client, "/groups/new", name="Lines", slug="lines",
+                description="first\r\nsecond\n\tindented").status_code == 303

@@ -191,6 +191,19 @@ class CoderClient:
             self._need(body, key, str, method, path)
         return body
 
+    def set_user_active(self, user: str, active: bool) -> dict | None:
+        """PUT /users/{user}/status/activate|suspend; the user, or None when Coder has none.
+
+        Suspending ends every session and application key of the user (NOTES.md; coderd's
+        httpmw/apikey.go refuses any key of a user whose status is not active)."""
+        path = f"/users/{_seg(user)}/status/{'activate' if active else 'suspend'}"
+        try:
+            return self._user(self._json("PUT", path), "PUT", path)
+        except (NotFound, BadRequest) as exc:
+            if _absent(exc):
+                return None
+            raise
+
     def find_user_by_email(self, email: str) -> dict | None:
         """GET /users?q=<email>: the user with exactly this address (any case), or None."""
         body = self._json("GET", "/users", params={"q": email})

@@ -115,7 +115,8 @@ class GiteaClient:
                          email=self._opt(body, "email", str, ""),
                          is_admin=self._opt(body, "is_admin", bool, False),
                          login_name=self._opt(body, "login_name", str, ""),
-                         source_id=self._opt(body, "source_id", int, 0))
+                         source_id=self._opt(body, "source_id", int, 0),
+                         prohibit_login=self._opt(body, "prohibit_login", bool, False))
 
     def _org(self, body: Any, method: str, path: str) -> GiteaOrg:
         name = body.get("name") or body.get("username") if isinstance(body, dict) else None
@@ -284,6 +285,24 @@ class GiteaClient:
 
     def get_user(self, username: str) -> GiteaUser | None:
         return self._get_or_none(f"/users/{_seg(username)}", self._user)
+
+    def set_prohibit_login(self, username: str, prohibit: bool) -> GiteaUser | None:
+        """PATCH /admin/users/{username} with `prohibit_login`; None when Gitea has no such user.
+
+        EditUserOption requires `login_name` (binding "Required") and `source_id`; both are
+        sent back as the user has them, so the OIDC link is kept (go-gitea/gitea v1.26
+        modules/structs/admin_user.go; routers/api/v1/admin/user.go EditUser). A blocked
+        user's tokens get 403 on the API and on git (services/auth checkAccount)."""
+        current = self.get_user(username)
+        if current is None:
+            return None
+        body = {"source_id": current.source_id, "login_name": current.login_name or username,
+                "prohibit_login": prohibit}
+        path = f"/admin/users/{_seg(username)}"
+        try:
+            return self._user(self._json("PATCH", path, json=body), "PATCH", API + path)
+        except NotFound:
+            return None
 
     # -- organisations and teams -----------------------------------------------------------
     def create_org(self, name: str, *, owner: str | None = None, full_name: str = "",

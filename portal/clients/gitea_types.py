@@ -12,6 +12,7 @@ class GiteaUser:
     is_admin: bool = False
     login_name: str = ""   # the external identity (OIDC sub) when linked to an auth source
     source_id: int = 0
+    prohibit_login: bool = False
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,16 @@ def get_user(sim: "CoderSim", request: Request, actor: User, key: ApiKey | None,
     return 200, target.json()
 
 
+@route("/users/<user>/status/suspend", "PUT")
+def suspend_user(sim: "CoderSim", request: Request, actor: User, key: ApiKey | None, user: str):
+    return 200, sim.store.set_status(actor, sim.store.user_param(actor, user), "suspended").json()
+
+
+@route("/users/<user>/status/activate", "PUT")
+def activate_user(sim: "CoderSim", request: Request, actor: User, key: ApiKey | None, user: str):
+    return 200, sim.store.set_status(actor, sim.store.user_param(actor, user), "active").json()
+
+
 @route("/users/<user>/keys/tokens/tokenconfig", "GET")
 def token_config(sim: "CoderSim", request: Request, actor: User, key: ApiKey | None, user: str):
     target = sim.store.user_param(actor, user)

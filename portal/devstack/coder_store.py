@@ -99,6 +99,9 @@ class CoderStore:
             raise ApiError(401, SIGNED_OUT, "API key is invalid.")
         if user.status == "dormant":
             user.status = "active"  # Coder activates a dormant user on first use
+        if user.status != "active":  # coderd/httpmw/apikey.go: a suspended user's keys are refused
+            raise ApiError(401, f'User is not active (status = "{user.status}"). '
+                                "Contact an admin to reactivate your account.")
         return user, key
 
     # -- users ------------------------------------------------------------------------------
@@ -156,6 +159,15 @@ class CoderStore:
         return user
 
     # -- API keys ---------------------------------------------------------------------------
+    def set_status(self, actor: User, target: User, status: str) -> User:
+        """PUT /users/{user}/status/{suspend|activate} (coderd/users.go putUserStatus)."""
+        if not actor.is_admin:
+            raise not_found()
+        if status == "suspended" and target.id == actor.id:
+            raise ApiError(400, "You cannot suspend yourself.")
+        target.status = status
+        return target
+
     def may_act_for(self, actor: User, target: User) -> None:
         if not (actor.is_admin or actor.id == target.id):
             raise not_found()

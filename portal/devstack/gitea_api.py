@@ -43,7 +43,7 @@ def user_json(u: User, base: str) -> dict:
             "source_id": u.source_id, "full_name": u.full_name, "email": u.email,
             "avatar_url": f"{base}/avatars/{u.id}", "html_url": f"{base}/{u.login}",
             "language": "", "is_admin": u.is_admin, "last_login": u.created, "created": u.created,
-            "restricted": False, "active": True, "prohibit_login": False, "location": "",
+            "restricted": False, "active": True, "prohibit_login": u.prohibit_login, "location": "",
             "website": "", "description": "", "visibility": u.visibility, "followers_count": 0,
             "following_count": 0, "starred_repos_count": 0}
 
@@ -102,6 +102,7 @@ class GiteaAPI:
             ("GET", p(r"/user"), self.current_user, "user"),
             ("POST", p(r"/admin/users"), self.admin_create_user, "admin"),
             ("POST", p(r"/admin/users/(?P<username>[^/]+)/orgs"), self.admin_create_org, "admin"),
+            ("PATCH", p(r"/admin/users/(?P<username>[^/]+)"), self.admin_edit_user, "admin"),
             ("GET", p(r"/users/(?P<username>[^/]+)"), self.get_user, "user"),
             ("GET", p(r"/users/(?P<username>[^/]+)/tokens"), self.list_tokens, "user"),
             ("POST", p(r"/users/(?P<username>[^/]+)/tokens"), self.create_token, "user"),
@@ -171,6 +172,9 @@ class GiteaAPI:
                 auth = Auth(user, basic=True)
         if auth.doer is None:
             raise SimError(401, "token is required")
+        if auth.doer.prohibit_login:  # routers/api/v1/api.go verifyAuthWithOptions
+            raise SimError(403, "This account is prohibited from signing in, please contact "
+                                "your site administrator.")
         if auth.doer.must_change_password:
             raise SimError(403, "You must change your password. Change it at: "
                                 f"{request.host_url}user/change_password")
@@ -265,6 +269,25 @@ class GiteaAPI:
     def admin_create_user(self, request, base, auth) -> Reply:
         self._site_admin(auth)
         return Reply(201, user_json(self.state.create_user(self._json_body(request)), base))
+
+    def admin_edit_user(self, request, base, auth, username) -> Reply:
+        """EditUserOption: `login_name` is required (binding "Required"), `source_id` 0 keeps
+        the source; this simulator applies login_name and prohibit_login."""
+        self._site_admin(auth)
+        user = self.state.user(username)
+        if user is None:
+            raise SimError(404, "The target couldn't be found.")
+        body = self._json_body(request)
+        login_name = body.get("login_name")
+        if not isinstance(login_name, str) or not login_name:
+            raise SimError(422, "[LoginName]: Required")
+        source_id = body.get("source_id")
+        if isinstance(source_id, int) and not isinstance(source_id, bool) and source_id:
+            user.source_id = source_id
+        user.login_name = login_name
+        if isinstance(body.get("prohibit_login"), bool):
+            user.prohibit_login = body["prohibit_login"]
+        return Reply(200, user_json(user, base))
 
     def get_user(self, request, base, auth, username) -> Reply:
         return Reply(200, user_json(self._user(username), base))

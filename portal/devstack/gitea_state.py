@@ -57,6 +57,7 @@ class User:
     login_name: str = ""
     source_id: int = 0
     visibility: str = "public"
+    prohibit_login: bool = False
     created: str = field(default_factory=now)
 
 

@@ -74,7 +74,9 @@ def audit():
 
 def _rows(where: list) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    # Every field quoted (a `;` or tab inside a value never starts a cell in a spreadsheet
+    # that splits on it) and every cell guarded (OWASP "CSV Injection").
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
 
     def flush() -> str:
         out = buffer.getvalue()
@@ -96,16 +98,29 @@ def _rows(where: list) -> Iterator[str]:
         if not batch:
             return
         for e in batch:
-            writer.writerow([e.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), _safe(e.actor_label),
-                             _safe(e.action), _safe(e.target),
-                             json.dumps(e.details or {}, sort_keys=True, default=str)])
+            writer.writerow([_safe(v) for v in (
+                e.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_label, e.action, e.target,
+                json.dumps(e.details or {}, sort_keys=True, default=str))])
         last = (batch[-1].created_at, batch[-1].id)
         yield flush()
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+SEPARATORS = (",", ";", "\t", "|")
+
+
 def _safe(value: str) -> str:
-    """Defuse spreadsheet formulas (a cell starting with = + - @ runs in Excel/LibreOffice)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """Defuse spreadsheet formulas: a cell starting with = + - @ (or tab/CR) runs in
+    Excel/LibreOffice. The value is also guarded when any part after a separator would
+    start such a cell, for a reader that splits on `;` or tabs and ignores the quotes."""
+    parts = [value] + [value[i + 1:] for i, c in enumerate(value) if c in SEPARATORS]
+    if any(p.lstrip(" ")[:1] in FORMULA_START and p.lstrip(" ") for p in parts):
+        escaped = value
+        for sep in SEPARATORS:
+            escaped = escaped.replace(sep + "=", sep + "'=").replace(sep + "+", sep + "'+") \
+                .replace(sep + "-", sep + "'-").replace(sep + "@", sep + "'@")
+        return "'" + escaped
+    return value
 
 
 @bp.get("/audit.csv")

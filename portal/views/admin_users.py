@@ -3,7 +3,8 @@
 Offboarding: GET .../offboard shows the confirmation (type the username, choose stop
 or delete for the workspaces), POST records it and leads to the progress page, whose
 status fragment runs one step per POST (HTMX, `load`) and replaces itself until done,
-so each step shows as it completes. portal/offboarding.py does the work.
+so each step shows as it completes. portal/offboarding.py does the work. POST .../reactivate
+undoes its account steps (portal/reactivation.py) and lists the groups to re-add by hand.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_
 
-from .. import admin_live, ai_keys, offboarding
+from .. import admin_live, ai_keys, offboarding, reactivation
 from ..admin_query import choice, contains, listing, paginate, text
 from ..auth import admin_required
 from ..errors import render_error
@@ -152,3 +153,13 @@ def offboarding_step(user_id: int):
                            steps=offboarding.view(run))
 
 
+@bp.post("/users/<int:user_id>/reactivate")
+@admin_required
+def reactivate(user_id: int):
+    """Undo offboarding's account steps; the page lists the groups to re-add by hand."""
+    person = _user(user_id)
+    if person.id == current_user.id:
+        return render_error(400, "You cannot reactivate yourself.")
+    results = reactivation.reactivate(services(), current_user, person)
+    return render_template("admin/reactivated.html", person=person, results=results,
+                           former=reactivation.former_groups(person), section="users")

@@ -1,6 +1,8 @@
 """Groups: create (the creator becomes lead), view, inline short-name check."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
@@ -8,12 +10,19 @@ from sqlalchemy.exc import IntegrityError
 from .. import audit
 from ..extensions import db
 from ..forms import GroupForm
-from ..models import Group, Membership, Role
+from ..models import Group, Membership, Role, utcnow
 from ..permissions import can_create_project, can_manage_members, group_for
 from ..services import services
 from ..slugs import group_slug
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
+GROUPS_PER_HOUR = 10  # each one creates a Gitea organisation; a person needs a few at most
+
+
+def _created_lately() -> int:
+    since = utcnow() - dt.timedelta(hours=1)
+    return db.session.scalar(db.select(db.func.count(Group.id)).where(
+        Group.created_by_id == current_user.id, Group.created_at >= since))
 
 
 @bp.get("/check")
@@ -28,6 +37,10 @@ def check():
 @login_required
 def new():
     form = GroupForm()
+    if form.is_submitted() and _created_lately() >= GROUPS_PER_HOUR:
+        form.name.errors = [f"You have created {GROUPS_PER_HOUR} groups in the last hour; "
+                            "please wait before creating another."]
+        return render_template("groups/new.html", form=form), 429
     if form.validate_on_submit():
         slug, reason = group_slug(form.name.data.strip(), form.slug.data)
         if reason:

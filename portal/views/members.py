@@ -6,7 +6,7 @@ back to the page otherwise; refusals (bad input, last lead...) carry a clear mes
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import invitations, membership
@@ -69,8 +69,10 @@ def invite(slug: str):
     form = {"who": request.form.get("who", "")[:320], "role": request.form.get("role", "")}
     try:
         new_role = membership.parse_role(form["role"])
-        result = invitations.invite(services(), current_user, group, form["who"], new_role,
-                                    url_for("groups.show", slug=group.slug, _external=True))
+        # Absolute links come from PORTAL_URL, never from the request's Host header.
+        link = services().settings.public_base(current_app.config.get("PORTAL_DEV_PORT")) + \
+            url_for("groups.show", slug=group.slug)
+        result = invitations.invite(services(), current_user, group, form["who"], new_role, link)
     except MembershipError as exc:
         return _respond(group, role, error=exc.message, status=exc.status, form=form)
     return _respond(group, role, messages=result.messages, warnings=result.warnings)

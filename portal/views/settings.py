@@ -1,4 +1,4 @@
-"""Personal settings: the optional GitHub token, and the state of the AI assistant's key.
+"""Personal settings: the optional GitHub token, the AI assistant's key, "sign out everywhere".
 
 The token is never shown again after it is saved: the page says only "set on
 <date>, ends in …abcd". Every change takes effect at the person's next
@@ -6,12 +6,13 @@ workspace start (the portal passes the current values when it starts one).
 """
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 
-from .. import ai_keys, github_tokens
+from .. import ai_keys, audit, github_tokens, sessions
+from ..extensions import db
 from ..services import services
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -67,3 +68,19 @@ def delete_github_token():
     else:
         flash("No GitHub token was stored.", "info")
     return redirect(url_for("settings.index"), 303)
+
+
+@bp.post("/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    """End every session of this person, on every device (the session generation moves on)."""
+    form = DeleteForm()
+    if not form.validate_on_submit():
+        return _page(GitHubTokenForm(), 400)
+    sessions.end_everywhere(current_user)
+    audit.record(current_user, "user.sign_out_everywhere", current_user.email)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("Every session of your account was ended. Sign in again to continue.", "info")
+    return redirect(url_for("auth.login"), 303)
