@@ -33,6 +33,18 @@ def dev_command(host: str, port: int, build_seconds: float) -> None:
     serve_embedded(current_app._get_current_object(), host, port, build_seconds)
 
 
+@portal_cli.command("worker")
+@click.option("--threads", type=int, default=None,
+              help="Jobs run at once (default PORTAL_WORKER_THREADS).")
+def worker_command(threads: int | None) -> None:
+    """Run the reconciler tier: consume the job queue (PORTAL_QUEUE_URL) until stopped."""
+    from .workspaces.queue import run_worker
+    settings = current_app.config["SETTINGS"]
+    if threads is not None and threads < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--threads")
+    run_worker(current_app._get_current_object(), threads or settings.worker_threads)
+
+
 @portal_cli.command("provision")
 @click.option("--email", required=True, help="The person (created as the project's lead if new).")
 @click.option("--group", "group_slug", required=True, help="Group short name (created if missing).")
