@@ -302,6 +302,9 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
             audit.record(user, "workspace.stop", project.workspace_name)
         word = "stopped" if status.stage in ("stopped", "failed") else "stopping"
         return Status("stopped", f"Your workspace is {word}.", stopped=True)
+    if state.prepared and status.stage in ("stopped", "stopping"):
+        _set_stage(state, "stopped")  # pre-warmed and stopped: it waits for its person
+        return Status("stopped", "Your workspace is prepared.", stopped=True)
     if status.stage == "stopping":  # a reopen right after a stop: start once it has stopped
         _set_stage(state, "building")
         return Status("building", "Starting your workspace… (the last stop is finishing)",

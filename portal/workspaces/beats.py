@@ -56,3 +56,14 @@ def seconds_since(name: str) -> float | None:
     row = last(name)
     when = aware(row.beat_at) if row is not None else None
     return None if when is None else max(0.0, (utcnow() - when).total_seconds())
+
+
+def worker_problem(stale_seconds: int) -> str | None:
+    """Why the reconciler tier looks absent (for /readyz, `doctor`, the System page), or None."""
+    since = seconds_since("tick")
+    fix = "start one: `flask --app wsgi portal worker` (compose: the `worker` service)"
+    if since is None:
+        return f"no worker has run yet: {fix}"
+    if since > stale_seconds:
+        return f"no worker has run for {since:.0f} s: {fix}"
+    return None

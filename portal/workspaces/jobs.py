@@ -75,6 +75,7 @@ def run_pass(app: Flask, user_id: int, project_id: int) -> provisioning.Status |
     _set_due(user_id, project_id, utcnow() + lease + dt.timedelta(seconds=5))  # killed: swept
     status = None
     for _ in range(len(QUICK_STAGES) + 2):
+        db.session.expire_all()  # the lease and the row as the last pass left them
         status = provisioning.reconcile(svc, user, project, role)
         if status.failed or status.transient or status.stage not in QUICK_STAGES:
             break
@@ -90,6 +91,9 @@ def run_pass(app: Flask, user_id: int, project_id: int) -> provisioning.Status |
     elif status.transient:
         _due(state, RETRY_SECONDS)
         q.enqueue("reconcile", user_id, project_id, delay=RETRY_SECONDS)
+    elif status.stage in QUICK_STAGES:  # the portal's own steps go on at once
+        _due(state, 10)
+        q.enqueue("reconcile", user_id, project_id, delay=1)
     else:  # building or starting: the tick watches it; the sweep is the backstop
         _due(state, BACKSTOP.total_seconds())
         q.enqueue("tick")
