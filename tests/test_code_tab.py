@@ -120,8 +120,8 @@ def test_coder_down_dashboard_degrades_and_code_tab_keeps_polling(stack, signed_
     _, pid = create_project(signed_in)
     open_code(signed_in, pid)
     stack.coder.sim.set_faults(status_override={"status": 503})
-    dash = signed_in.get("/")
-    assert dash.status_code == 200 and "status unavailable" in dash.get_data(as_text=True)
+    dash = signed_in.get("/")  # the rows the worker wrote: no call to Coder in the request
+    assert dash.status_code == 200 and 'data-testid="ws-state">running' in dash.get_data(as_text=True)
     headers = {"HX-Request": "true", "X-CSRFToken": csrf(signed_in)}
     resp = signed_in.post(f"/projects/{pid}/code/open", headers=headers)
     body = resp.get_data(as_text=True)

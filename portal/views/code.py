@@ -2,9 +2,11 @@
 the IDE (the one outbound call: Coder's auth-redirect hand-off when the ready IDE is shown)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+                   url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import and_
 
@@ -104,7 +106,31 @@ def status(project_id: int):
     if state is None:  # no open recorded yet (an old page): record it now
         state = intent.open_workspace(current_user, project)
     intent.watched(state)
-    return _render(project, state)
+    # A conditional response: the browser revalidates its copy of the partial (ETag), and a
+    # row that shows the same as last time answers 304 without rendering (never when ready:
+    # the IDE needs a fresh hand-off).
+    status = stored_status(state)
+    tag = None if status.ready else _etag(state, status)
+    if tag is not None and tag in request.if_none_match:
+        return _not_modified(tag)
+    resp = make_response(_render(project, state))
+    if tag is not None:
+        resp.set_etag(tag)
+        resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+def _etag(state: WorkspaceState, status: Status) -> str:
+    shown = (state.project_id, status.stage, status.message, status.log_tail, status.warnings,
+             status.failed, status.transient, status.stopped, status.pending)
+    return hashlib.blake2b(repr(shown).encode(), digest_size=12).hexdigest()
+
+
+def _not_modified(tag: str):
+    resp = make_response("", 304)
+    resp.set_etag(tag)
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
 
 
 @bp.post("/projects/<int:project_id>/code/retry")
