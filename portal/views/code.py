@@ -22,9 +22,9 @@ from ..workspaces.status import STAGES, Status, stored_status
 
 bp = Blueprint("code", __name__)
 # How long the status partial waits before its next poll, by stage: the worker does the
-# portal's own steps in one go; a build takes minutes (the worker watches it, the page need
-# not look often); the agent and IDE start in seconds, polled often so the IDE shows soon.
-POLL_SECONDS = {"repository": 0.5, "account": 0.5, "workspace": 0.5, "building": 2.0,
+# portal's own steps in one go; a build takes minutes (the worker watches it; a poll is a
+# cheap read, mostly a 304); the agent and IDE start in seconds, polled often.
+POLL_SECONDS = {"repository": 0.5, "account": 0.5, "workspace": 0.5, "building": 1.0,
                 "starting": 0.25}
 TRANSIENT_POLL_SECONDS = 3.0
 PENDING_POLL_SECONDS = 1.0  # queued, or a quick check of a workspace seen ready a while ago

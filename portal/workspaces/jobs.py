@@ -28,8 +28,9 @@ from ..tokens import aware
 from . import beats, housekeeping, observe
 
 log = logging.getLogger(__name__)
-TICK_BUSY, TICK_IDLE = 1, 2          # seconds to the next tick with / without work in flight
-STARTING_STEP, STARTING_SPAN = 0.25, 1.2  # re-look this often within a tick while one starts
+TICK_IDLE = 2                        # seconds to the next tick with nothing in flight
+TICK_SPAN = 5.0                      # a tick with work in flight looks again for this long
+STEP = {"starting": 0.25, "building": 0.5}  # between looks, by the busiest stage in flight
 RETRY_SECONDS = 3                    # a pass that met transient trouble runs again after this
 BACKSTOP = dt.timedelta(seconds=60)  # a building row is passed again this often (tick lost)
 QUICK_STAGES = ("repository", "account", "workspace")
@@ -117,7 +118,7 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
     if not beats.claim("tick", chain, dt.timedelta(seconds=TICK_IDLE + 5)):
         return None  # another chain holds it: this one ends here
     svc, q = services(), _queue(app)
-    deadline = time.monotonic() + STARTING_SPAN
+    deadline = time.monotonic() + TICK_SPAN
     total = observe.Observation()
     while True:
         seen = observe.observe(svc, observe.in_flight())
@@ -126,13 +127,18 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
         for user_id, project_id in seen.needs_pass:
             _set_due(user_id, project_id, utcnow() + dt.timedelta(seconds=10))
             q.enqueue("reconcile", user_id, project_id)
-        if "starting" not in seen.stages or time.monotonic() + STARTING_STEP > deadline:
+        step = min((STEP.get(s, 1.0) for s in seen.stages), default=None)
+        if step is None or time.monotonic() + step > deadline:
             break
-        time.sleep(STARTING_STEP)
+        beats.claim("tick", chain, dt.timedelta(seconds=TICK_SPAN + 5))
+        time.sleep(step)
     swept = sweep(q)
     beats.beat("tick", in_flight=len(total.stages), calls=total.calls, swept=swept,
                error=total.error)
-    q.enqueue("tick", chain, delay=TICK_BUSY if total.stages else TICK_IDLE)
+    if total.stages:  # still in flight: go on at once (a durable point every TICK_SPAN)
+        q.enqueue("tick", chain)
+    else:
+        q.enqueue("tick", chain, delay=TICK_IDLE)
     return total
 
 
