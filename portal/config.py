@@ -220,6 +220,8 @@ class Settings:
             if f.name in SECRET_FIELDS and value:
                 value = (_mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage"}
                          else "••••••")
+            if isinstance(value, (tuple, list)):
+                value = ", ".join(map(str, value))
             out[f.name] = "" if value is None else str(value)
         return out
 
