@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from .. import pass_runner, provisioning, workspace_actions
+from .. import audit, pass_runner, provisioning, workspace_actions
 from ..clients.http import ServiceError
 from ..htmx import hx_redirect
 from ..permissions import effective_role, project_for
@@ -58,7 +58,14 @@ def _pass(project_id: int, intent=None):
 @login_required
 def open_(project_id: int):
     """The intent ("I want my workspace running"), then the first reconcile pass."""
-    return _pass(project_id, provisioning.want_running)
+    return _pass(project_id, _want_running_seen)
+
+
+def _want_running_seen(user, project) -> None:
+    """The intent, and a `code.open` in the audit trail (the admin Overview counts opens and
+    the time from an open to the IDE: portal/admin_overview.py)."""
+    audit.record(user, "code.open", project.workspace_name, project_id=project.id)
+    provisioning.want_running(user, project)
 
 
 @bp.post("/projects/<int:project_id>/code/status")
