@@ -150,28 +150,26 @@ def enter(page: Page) -> None:
         page.keyboard.press("Enter")
 
 
+def type_into(page: Page, fields: list[tuple[str, str]]) -> None:
+    """Tab to each field, type its text, then Enter (a submit that navigates)."""
+    for selector, text in fields:
+        tab_to(page, selector)
+        page.keyboard.type(text)
+    enter(page)
+
+
 def test_main_flow_by_keyboard_alone(page: Page, portal):
     page.goto(portal.url + "/")
     tab_to(page, "a[href$='/auth/dev']")
     enter(page)
-    tab_to(page, "input[name=email]")
-    page.keyboard.type("kim@example.com")
-    tab_to(page, "input[name=name]")
-    page.keyboard.type("Kim Keys")
-    enter(page)
+    type_into(page, [("input[name=email]", "kim@example.com"), ("input[name=name]", "Kim Keys")])
     expect(page.get_by_test_id("who")).to_have_text("Kim Keys")
-    tab_to(page, "a.button[href$='/groups/new']")
-    enter(page)
-    tab_to(page, "input[name=name]")
-    page.keyboard.type("Keyboard Club")
-    enter(page)
-    expect(page.locator("h1")).to_contain_text("Keyboard Club")
-    tab_to(page, "a[href$='/projects/new']")
-    enter(page)
-    tab_to(page, "input[name=name]")
-    page.keyboard.type("No Mouse")
-    enter(page)
-    expect(page.locator("h1")).to_contain_text("No Mouse")
+    for link, name in (("a.button[href$='/groups/new']", "Keyboard Club"),
+                       ("a[href$='/projects/new']", "No Mouse")):
+        tab_to(page, link)
+        enter(page)
+        type_into(page, [("input[name=name]", name)])
+        expect(page.locator("h1")).to_contain_text(name)
     tab_to(page, "nav.tabs a[href$='/code']")
     enter(page)
     expect(page.locator("iframe[data-testid=ide-frame]")).to_be_visible(timeout=30000)
