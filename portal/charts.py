@@ -42,7 +42,7 @@ def _fmt(value: Number) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def columns(title: str, points: Sequence[tuple[str, Number | None]], *, width: int = 640,
+def columns(title: str, points: Sequence[tuple[str, Number | None]], *, width: int = 480,
             height: int = 120, fmt: Callable[[Number], str] = _fmt) -> Chart:
     """Vertical bars, one per point (e.g. per day), scaled to the largest value."""
     top = max((v for _, v in points if v), default=0)
@@ -56,8 +56,8 @@ def columns(title: str, points: Sequence[tuple[str, Number | None]], *, width: i
     return Chart(title, width, height, tuple(bars), fmt(top) if top else "0", horizontal=False)
 
 
-def rows(title: str, points: Sequence[tuple[str, Number]], *, width: int = 640, row: int = 22,
-         label_width: int = 180, fmt: Callable[[Number], str] = _fmt) -> Chart:
+def rows(title: str, points: Sequence[tuple[str, Number]], *, width: int = 480, row: int = 22,
+         label_width: int = 150, fmt: Callable[[Number], str] = _fmt) -> Chart:
     """Horizontal bars, one per category (e.g. per state or per person), scaled to the largest."""
     top = max((v for _, v in points if v), default=0)
     room = width - label_width - 70  # the value is written after the bar
