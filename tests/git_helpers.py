@@ -17,11 +17,15 @@ READERS_UNITS = {u: "read" for u in CONTRIBUTORS_UNITS}
 
 
 def run_git(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
-            check: bool = True) -> subprocess.CompletedProcess:
-    """git with no user or system configuration and no prompts; output as text."""
+            check: bool = True, identity: bool = True) -> subprocess.CompletedProcess:
+    """git with no user or system configuration and no prompts; output as text.
+
+    `identity`: commit as "Test <test@example.com>" (else as git's configuration says).
+    """
     extra = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
-             "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
-             **(env or {})}
+             "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"} \
+        if identity else {}
+    extra.update(env or {})
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                           env=git_env(extra), timeout=60, check=False)
     if check and done.returncode != 0:
