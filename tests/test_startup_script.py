@@ -66,11 +66,18 @@ def push_a_change(home: Path, check: bool = True):
     return workspace_git(home, "push", "origin", "main", check=check)
 
 
-def test_contributor_workspace_clones_and_pushes(gitea_sim, api, host):
+def workspace_of(gitea_sim, api, host, login: str, team: str, **parameters: str):
+    """A project, a person in `team` with a minted token, and their started workspace."""
     project = make_project(api)
-    carl = minted(gitea_sim, api, "carl")
-    join(api, project, "Contributors", carl)
-    home = start(host, "carl", {"git_repo": project.clone_url, "gitea_token": carl.token})
+    person = minted(gitea_sim, api, login)
+    join(api, project, team, person)
+    home = start(host, login, {"git_repo": project.clone_url, "gitea_token": person.token,
+                               **parameters})
+    return project, person, home
+
+
+def test_contributor_workspace_clones_and_pushes(gitea_sim, api, host):
+    project, _carl, home = workspace_of(gitea_sim, api, host, "carl", "Contributors")
     assert (home / "project" / "README.md").is_file()
     assert workspace_git(home, "config", "user.email").stdout.strip() == "carl@example.com"
     push_a_change(home)
@@ -80,10 +87,7 @@ def test_contributor_workspace_clones_and_pushes(gitea_sim, api, host):
 
 
 def test_reader_workspace_clones_but_cannot_push(gitea_sim, api, host):
-    project = make_project(api)
-    rita = minted(gitea_sim, api, "rita")
-    join(api, project, "Readers", rita)
-    home = start(host, "rita", {"git_repo": project.clone_url, "gitea_token": rita.token})
+    _project, _rita, home = workspace_of(gitea_sim, api, host, "rita", "Readers")
     assert (home / "project" / "README.md").is_file()
     refused = push_a_change(home, check=False)
     assert refused.returncode != 0 and DENIED in refused.stderr
@@ -91,11 +95,8 @@ def test_reader_workspace_clones_but_cannot_push(gitea_sim, api, host):
 
 @pytest.mark.parametrize("github_token", ["", "ghp_exampleexampleexample0000"])
 def test_github_credential_only_when_a_token_is_given(gitea_sim, api, host, github_token):
-    project = make_project(api)
-    carl = minted(gitea_sim, api, "carl")
-    join(api, project, "Contributors", carl)
-    home = start(host, "carl", {"git_repo": project.clone_url, "gitea_token": carl.token,
-                                "github_token": github_token})
+    project, _carl, home = workspace_of(gitea_sim, api, host, "carl", "Contributors",
+                                        github_token=github_token)
     helpers = workspace_git(home, "config", "--global", "--get-all",
                             "credential.https://github.com.helper", check=False).stdout.split("\n")
     stored = home / ".config" / "portal" / "github-credentials"
@@ -112,13 +113,11 @@ def test_github_credential_only_when_a_token_is_given(gitea_sim, api, host, gith
 
 
 def test_no_token_is_readable_by_anyone_else(gitea_sim, api, host):
-    project = make_project(api)
-    carl = minted(gitea_sim, api, "carl")
+    others = ["ghp_exampleexampleexample0000", "sk-example-ai-gateway-key"]
+    _project, carl, home = workspace_of(gitea_sim, api, host, "carl", "Contributors",
+                                        github_token=others[0], ai_gateway_key=others[1])
     token = carl.token
-    join(api, project, "Contributors", carl)
-    secrets = [token, "ghp_exampleexampleexample0000", "sk-example-ai-gateway-key"]
-    home = start(host, "carl", {"git_repo": project.clone_url, "gitea_token": token,
-                                "github_token": secrets[1], "ai_gateway_key": secrets[2]})
+    secrets = [token, *others]
     holders = []
     for path in home.rglob("*"):
         if path.is_file() and not path.is_symlink():

@@ -28,7 +28,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -36,6 +35,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from portal.devstack.server import free_port
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,6 @@ printf '%s\\0' "$@" > "$HOME/{ARGS_FILE}"
 def installed_code_server() -> Path | None:
     """code-server as `make ide` installs it, or None."""
     return CODE_SERVER if CODE_SERVER.is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
