@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test assets system-deps system-deps-test bench clean
+.PHONY: run test install install-test assets system-deps system-deps-test bench clean ide
 
 run: install assets
 	PORTAL_DEV=1 $(VENV)/bin/flask --app wsgi db upgrade
@@ -50,4 +50,10 @@ bench: install-test assets
 	$(PY) -m tests.bench
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ide
+
+
+# Optional: a real VS Code in the embedded default's workspaces (code-server into .ide/).
+ide: system-deps
+	scripts/system-deps.sh ide
+	scripts/install-code-server.sh

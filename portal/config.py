@@ -81,6 +81,7 @@ class Settings:
     invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
     removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
     ratelimit_storage: str = _secret("memory://")  # PORTAL_RATELIMIT_STORAGE: Flask-Limiter storage URI
+    dev_max_workspaces: int = 4         # PORTAL_DEV_MAX_WORKSPACES: code-servers `portal dev` runs at once
 
     @property
     def oidc_enabled(self) -> bool:
@@ -210,6 +211,7 @@ class Settings:
             invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
             removal_policy=removal_policy,
             ratelimit_storage=ratelimit_storage,
+            dev_max_workspaces=_int(env, "PORTAL_DEV_MAX_WORKSPACES", 4, minimum=1),
         )
 
     def public_view(self) -> dict[str, str]:

@@ -4,10 +4,19 @@ The simulators listen on the loopback addresses the dev settings point at
 (portal/config.py), and the portal reaches them over real HTTP through its
 production clients. Coder's app hosts are `*.portal.localhost`, which browsers
 resolve to this machine, so the IDE iframe runs the production hand-off.
+
+Repositories are real bare git repositories under `instance/gitea/`; each
+workspace is a home folder under `instance/workspaces/<owner>/<workspace>/`
+prepared by the template's own startup.sh and, when `make ide` has installed
+code-server, served by a real code-server (workspace_host.py). Every workspace
+process ends when `portal dev` does (Ctrl-C or SIGTERM).
 """
 from __future__ import annotations
 
+import atexit
 import logging
+import signal
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
@@ -19,22 +28,24 @@ from ..config import (DEV_CODER_TOKEN, DEV_CODER_URL, DEV_GITEA_TOKEN, DEV_GITEA
 from .coder import make_coder_sim
 from .gitea import make_gitea_sim
 from .server import ServerThread
+from .workspace_host import WorkspaceHost, installed_code_server
 
 APP_DOMAIN = "portal.localhost"
 log = logging.getLogger(__name__)
 
 
-def start_simulators(settings, build_seconds: float) -> list[ServerThread]:
+def start_simulators(settings, build_seconds: float, instance: Path,
+                     host: WorkspaceHost | None = None) -> list[ServerThread]:
     """Start the simulators the settings point at (only the dev stack's own addresses)."""
     servers = []
     if settings.coder_url == DEV_CODER_URL:
         port = urlsplit(DEV_CODER_URL).port
         app, _sim = make_coder_sim(admin_token=DEV_CODER_TOKEN, access_url=DEV_CODER_URL,
                                    wildcard_host=f"*.{APP_DOMAIN}:{port}",
-                                   build_seconds=build_seconds, agent_seconds=2.0)
+                                   build_seconds=build_seconds, agent_seconds=2.0, host=host)
         servers.append(_start(app, port, "Coder"))
     if settings.gitea_url == DEV_GITEA_URL:
-        app, _sim = make_gitea_sim(admin_token=DEV_GITEA_TOKEN)
+        app, _sim = make_gitea_sim(admin_token=DEV_GITEA_TOKEN, data_dir=instance / "gitea")
         servers.append(_start(app, urlsplit(DEV_GITEA_URL).port, "Gitea"))
     if (settings.litellm_url or "").rstrip("/") == DEV_LITELLM_URL:  # off unless LITELLM_URL says so
         from .litellm import make_litellm_sim
@@ -51,12 +62,41 @@ def _start(app, port: int, name: str) -> ServerThread:
                                    f"{exc.strerror}. Is another `make run` still running?") from None
 
 
+def workspace_host(settings, instance: Path) -> WorkspaceHost:
+    """Real workspaces for the simulated Coder: startup.sh, and code-server when installed."""
+    return WorkspaceHost(instance / "workspaces", gitea_url=settings.gitea_url,
+                         ai_gateway_url=settings.litellm_url or "",
+                         code_server=installed_code_server(),
+                         max_running=settings.dev_max_workspaces)
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends `portal dev` through its finally, like Ctrl-C
+
+
 def serve_embedded(app: Flask, host: str, port: int, build_seconds: float) -> None:
-    servers = start_simulators(app.config["SETTINGS"], build_seconds)
+    settings = app.config["SETTINGS"]
+    instance = Path(app.instance_path)
+    workspaces = workspace_host(settings, instance) if settings.coder_url == DEV_CODER_URL \
+        else None
+    if workspaces is not None:
+        atexit.register(workspaces.shutdown)
+    servers = start_simulators(settings, build_seconds, instance, workspaces)
     click.echo(f"Simulated Coder at {DEV_CODER_URL}, Gitea at {DEV_GITEA_URL}")
+    if workspaces is not None and workspaces.code_server is not None:
+        click.echo(f"Workspaces: real code-server ({workspaces.code_server}), at most "
+                   f"{workspaces.max_running} running, homes in {workspaces.root}")
+    elif workspaces is not None:
+        click.echo("Workspaces: code-server is not installed, the IDE is a placeholder page "
+                   "(run `make ide` for a real VS Code)")
     click.echo(f"Portal at http://{APP_DOMAIN}:{port}/ (dev sign-in; bound to {host})")
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    except KeyboardInterrupt:
+        pass
     finally:
         for server in servers:
             server.stop()
+        if workspaces is not None:
+            workspaces.shutdown()
