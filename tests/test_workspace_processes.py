@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -111,10 +111,13 @@ def test_start_runs_startup_sh_then_code_server_behind_the_app_host(coder, host,
     agent = wait_ready(coder, token, ws["id"])
     home = host.home("alice", "proj-1")
     assert (home / "project" / "README.md").is_file()        # startup.sh cloned the project
-    page = requests.get(f"{coder.url}/?folder={CONTAINER_HOME}/project",
-                        headers={"Host": app_host(coder, "alice", "proj-1"),
-                                 "Coder-Session-Token": token,
-                                 "Cookie": "coder_signed_app_token=x; theme=dark"}, timeout=10)
+    headers = {"Host": app_host(coder, "alice", "proj-1"), "Coder-Session-Token": token,
+               "Cookie": "coder_signed_app_token=x; theme=dark"}
+    moved = requests.get(f"{coder.url}/?folder={CONTAINER_HOME}/project", headers=headers,
+                         timeout=10, allow_redirects=False)
+    assert moved.status_code == 307                          # VS Code reads `folder` from its URL
+    assert parse_qs(urlsplit(moved.headers["Location"]).query)["folder"] == [f"{home}/project"]
+    page = requests.get(coder.url + moved.headers["Location"], headers=headers, timeout=10)
     assert page.status_code == 200 and "fake code-server" in page.text
     assert f"<p id=folder>{home}/project</p>" in page.text   # the container path, mapped
     assert f"<p id=cwd>{home}</p>" in page.text

@@ -3,9 +3,10 @@
 Like coderd/workspaceapps/proxy.go: once the app host has authenticated the
 request (coder_apps.py), the request goes to the app's URL inside the workspace,
 path and query unchanged, with Coder's own cookies removed, and the reply comes
-back unchanged (code-server sends no framing headers). A `folder` of the
-template's container paths (/home/coder/...) is mapped onto the workspace's
-home folder on this machine, as the container's volume mount would.
+back unchanged (code-server sends no framing headers). A `folder` among the
+template's container paths (/home/coder/...) is mapped onto the workspace's home
+folder on this machine, as the container's volume mount would, by a redirect:
+VS Code's web client reads `folder` from the address it was loaded at.
 
 A WebSocket upgrade is tunnelled byte for byte over the connection werkzeug
 hands over (`werkzeug.socket`); the handler then raises ConnectionError so
@@ -39,14 +40,16 @@ class AppProxy:
         self.home = home.rstrip("/")
 
     def target(self, environ: dict) -> str:
-        """Path and query for the upstream, with a container `folder` mapped to the home."""
-        raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
-        path, _, query = raw.partition("?")
-        if not query:
-            return path
+        """Path and query as the client sent them."""
+        return environ.get("REQUEST_URI") or environ.get("RAW_URI") \
+            or environ.get("PATH_INFO", "/")
+
+    def mapped(self, environ: dict) -> str | None:
+        """The target with a container `folder` mapped onto the home, or None if none is."""
+        path, _, query = self.target(environ).partition("?")
         pairs = parse_qsl(query, keep_blank_values=True)
         if not any(k == "folder" and self._container_path(v) for k, v in pairs):
-            return f"{path}?{query}"
+            return None
         mapped = [(k, self.home + v[len(self.container_home):] if k == "folder"
                    and self._container_path(v) else v) for k, v in pairs]
         return f"{path}?{urlencode(mapped)}"
@@ -71,6 +74,10 @@ class AppProxy:
         return out
 
     def __call__(self, environ: dict, start_response):
+        if environ["REQUEST_METHOD"] == "GET" and (location := self.mapped(environ)):
+            start_response("307 Temporary Redirect", [("Location", location),
+                                                      ("Content-Length", "0")])
+            return [b""]
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             return self._tunnel(environ, start_response)
         return self._forward(environ, start_response)
