@@ -14,8 +14,8 @@ in its order, with its replies:
 * Basic auth as services/auth/basic.go: a token as password (any user name) or
   as user name (empty password or `x-oauth-basic`), else name + password; bad
   credentials 401; a user who must change their password 401 (NOTES.md);
-* the token's scope must grant `read:repository` (pull) or `write:repository`
-  (push) (context.CheckRepoScopedToken): else 403;
+* over Basic auth, the token's scope must grant `read:repository` (pull) or
+  `write:repository` (push) (services/context/permission.go CheckRepoScopedToken): else 403;
 * an inactive or login-prohibited (offboarded) user: 403 "Your account is disabled.";
 * no read access to the repository (not in a team of its organization, or
   removed): 404 "Repository not found"; an unknown repository: the same for a
@@ -86,8 +86,9 @@ def authorize(state: GiteaState, request: Request, owner_name: str, repo_name: s
         if public_pull:
             return Grant(None, False)
         return _plain(401, "Unauthorized\n", {"WWW-Authenticate": REALM})
-    if token is not None and not scope_allows(token.scopes, "repository", push):
-        return _plain(403, "Forbidden\n")
+    basic = request.headers.get("Authorization", "")[:6].lower() == "basic "
+    if token is not None and basic and not scope_allows(token.scopes, "repository", push):
+        return _plain(403, "Forbidden\n")   # enforced for Basic only, as upstream does
     if doer.prohibit_login:
         return _plain(403, "Your account is disabled.")
     if repo is None:
