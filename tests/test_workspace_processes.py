@@ -212,3 +212,21 @@ def test_dev_stack_exit_leaves_no_workspace_process(tmp_path, fake_code_server):
     assert not any(alive(p) for p in pids)
     assert marked_processes(ws["id"]) == []
     assert os.path.isdir(tmp_path / "ws" / "alice" / "proj-1")
+
+
+def test_code_server_started_late_in_the_background_is_still_found(tmp_path, fake_code_server):
+    """startup.sh starts code-server with `&`: it may run after the script has ended."""
+    script = tmp_path / "startup.sh"
+    script.write_text('#!/usr/bin/env bash\nmkdir -p "$HOME/.config/portal" "$PROJECT_DIR"\n'
+                      '(sleep 1; code-server --bind-addr 127.0.0.1:13337 "$PROJECT_DIR") &\n')
+    host = WorkspaceHost(tmp_path / "workspaces", code_server=fake_code_server,
+                         startup_script=script)
+    coder = start_coder_sim(host=host, build_seconds=0.2, agent_seconds=0.1)
+    try:
+        token = person_token(coder, "alice")
+        ws = create_workspace(coder, token, "proj-1")
+        wait_ready(coder, token, ws["id"])
+        assert host.port(ws["id"]) is not None
+    finally:
+        coder.stop()
+        host.shutdown()

@@ -49,9 +49,12 @@ SCRIPT_TIMEOUT = 120.0
 HEALTH_TIMEOUT = 90.0
 ARGS_FILE = ".config/portal/code-server.args"
 
-# Stands in for code-server inside startup.sh: records the arguments, NUL-separated.
+ARGS_WAIT = 30.0
+# Stands in for code-server inside startup.sh: records the arguments, NUL-separated. The
+# script starts it in the background, so it may run after the script has ended: it writes
+# a temporary file and renames it, and the host waits for the file.
 CODE_SERVER_STAND_IN = f"""#!/bin/sh
-printf '%s\\0' "$@" > "$HOME/{ARGS_FILE}"
+printf '%s\\0' "$@" > "$HOME/{ARGS_FILE}.tmp" && mv "$HOME/{ARGS_FILE}.tmp" "$HOME/{ARGS_FILE}"
 """
 
 
@@ -215,6 +218,7 @@ class WorkspaceHost:
         }
 
     def _run_script(self, run: Running) -> bool:
+        (run.home / ARGS_FILE).unlink(missing_ok=True)   # this start's, not a previous one's
         logs = run.home / ".startup.log"
         with open(logs, "wb") as out:
             try:
@@ -232,7 +236,12 @@ class WorkspaceHost:
 
     def code_server_args(self, run: Running, port: int) -> list[str]:
         """The arguments startup.sh gave code-server, bound to `port` instead."""
-        recorded = (run.home / ARGS_FILE).read_bytes().split(b"\0")[:-1]
+        recorded_at = run.home / ARGS_FILE
+        deadline = time.monotonic() + ARGS_WAIT
+        while not recorded_at.exists() and time.monotonic() < deadline:
+            if run.cancelled.wait(0.1):
+                break
+        recorded = recorded_at.read_bytes().split(b"\0")[:-1]
         args = [a.decode() for a in recorded]
         for i, arg in enumerate(args):
             if arg == "--bind-addr" and i + 1 < len(args):
