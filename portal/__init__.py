@@ -58,10 +58,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, errors, pass_runner, security, services
+    from . import auth, cli, errors, observability, pass_runner, security, services
     from .extensions import csrf, db, htmx, migrate
     from .views import register_views
 
+    observability.init_app(app)  # first: its request hooks time and label every request
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -88,7 +89,8 @@ def _setting_names() -> set[str]:
             "LITELLM_URL", "LITELLM_MASTER_KEY", "SMTP_URL", "PORTAL_HTTP_CONNECT_TIMEOUT",
             "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_PASS_WAIT",
             "PORTAL_PASS_WORKERS", "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
-            "PORTAL_RATELIMIT_STORAGE"}
+            "PORTAL_RATELIMIT_STORAGE", "PORTAL_BEHIND_PROXY", "PORTAL_LOG_FORMAT", "PORTAL_METRICS",
+            "PORTAL_METRICS_ALLOW", "PORTAL_METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 def _engine_options(url: str) -> dict:
@@ -102,7 +104,6 @@ def _engine_options(url: str) -> dict:
 
 def _fix_proxy(app: Flask) -> None:
     """Behind one reverse proxy (compose stack) trust its X-Forwarded-* headers, never in dev."""
-    import os
-    if not app.config["SETTINGS"].dev and os.environ.get("PORTAL_BEHIND_PROXY", "") in ("1", "true"):
+    if not app.config["SETTINGS"].dev and app.config["SETTINGS"].behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

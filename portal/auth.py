@@ -23,6 +23,8 @@ from . import audit
 from .extensions import db, login_manager
 from .htmx import hx_redirect
 from .models import User, utcnow
+from .observability import context as observability_context
+from .observability.outbound import TimedOAuth2Session
 from .users import SignInRefused, upsert_from_claims
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ def init_app(app: Flask) -> None:
                            "default_timeout": (settings.http_connect_timeout,
                                                settings.http_read_timeout)},
         )
+        oauth.oidc.client_cls = TimedOAuth2Session  # every call to the provider is measured
         app.extensions["portal.oidc"] = oauth.oidc
     app.register_blueprint(bp)
 
@@ -63,7 +66,9 @@ def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    user = user if user is not None and user.active else None
+    observability_context.bind_person(user.id if user else None)  # log lines name the id only
+    return user
 
 
 @login_manager.unauthorized_handler

@@ -6,6 +6,7 @@ import time. Secrets are kept out of `repr()` and `public_view()`.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import pathlib
 import re
@@ -34,7 +35,8 @@ DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="  # base64 of
 
 SECRET_FIELDS = {"secret_key", "encryption_key", "oidc_client_secret", "coder_admin_api_key",
                  "gitea_admin_token", "litellm_master_key", "smtp_url", "database_url",
-                 "ratelimit_storage"}
+                 "ratelimit_storage", "metrics_token"}
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
 
 
 class ConfigError(Exception):
@@ -81,6 +83,11 @@ class Settings:
     invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
     removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
     ratelimit_storage: str = _secret("memory://")  # PORTAL_RATELIMIT_STORAGE: Flask-Limiter storage URI
+    behind_proxy: bool = False          # PORTAL_BEHIND_PROXY: trust one proxy's X-Forwarded-*, X-Request-ID
+    log_format: str = "text"            # PORTAL_LOG_FORMAT: text|json
+    metrics_enabled: bool = True        # PORTAL_METRICS: record metrics and serve /metrics
+    metrics_allow: tuple = ()           # PORTAL_METRICS_ALLOW: networks that may read /metrics
+    metrics_token: str | None = _secret(None)  # PORTAL_METRICS_TOKEN: bearer token for /metrics
 
     @property
     def oidc_enabled(self) -> bool:
@@ -175,6 +182,19 @@ class Settings:
             raise ConfigError("PORTAL_RATELIMIT_STORAGE must be a storage URI such as memory:// "
                               "or redis://host:6379")
 
+        log_format = (get("PORTAL_LOG_FORMAT") or "text").lower()
+        if log_format not in {"text", "json"}:
+            raise ConfigError("PORTAL_LOG_FORMAT must be text or json")
+        metrics_token = get("PORTAL_METRICS_TOKEN")
+        if metrics_token and (len(metrics_token) < 16 or not metrics_token.isprintable()
+                              or " " in metrics_token):
+            raise ConfigError("PORTAL_METRICS_TOKEN must be at least 16 printable characters "
+                              "without spaces")
+        multiproc = get("PROMETHEUS_MULTIPROC_DIR")
+        if multiproc and not os.path.isdir(multiproc):
+            raise ConfigError("PROMETHEUS_MULTIPROC_DIR must name an existing directory "
+                              "(gunicorn_conf.py creates it)")
+
         return cls(
             dev=dev,
             secret_key=secret_key,
@@ -210,6 +230,12 @@ class Settings:
             invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
             removal_policy=removal_policy,
             ratelimit_storage=ratelimit_storage,
+            behind_proxy=_bool(env, "PORTAL_BEHIND_PROXY", False),
+            log_format=log_format,
+            metrics_enabled=_bool(env, "PORTAL_METRICS", True),
+            metrics_allow=_networks(get("PORTAL_METRICS_ALLOW") or LOOPBACK_NETWORKS,
+                                    "PORTAL_METRICS_ALLOW"),
+            metrics_token=metrics_token,
         )
 
     def public_view(self) -> dict[str, str]:
@@ -220,6 +246,8 @@ class Settings:
             if f.name in SECRET_FIELDS and value:
                 value = (_mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage"}
                          else "••••••")
+            if isinstance(value, tuple):
+                value = ", ".join(str(v) for v in value)
             out[f.name] = "" if value is None else str(value)
         return out
 
@@ -293,6 +321,16 @@ def _folder(env: Mapping[str, str], name: str) -> str:
     if not raw.startswith("/") or any(ord(c) < 32 for c in raw) or len(raw) > 200:
         raise ConfigError(f"{name} must be an absolute path in the workspace (e.g. {PROJECT_FOLDER})")
     return raw
+
+
+def _networks(raw: str, name: str) -> tuple:
+    """A comma list of addresses or CIDR networks (IPv4 or IPv6)."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a comma-separated list of addresses or CIDR "
+                          f"networks (e.g. 127.0.0.1/32,10.0.0.0/8)") from None
 
 
 def _url(value: str, name: str) -> None:

@@ -12,6 +12,7 @@ the next poll once its lease has run out, by whichever worker serves it.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ from flask import Flask, current_app
 from . import provisioning
 from .extensions import db
 from .models import Project, User
+from .observability import metrics
 from .permissions import acting_role
 from .provisioning import Status
 from .services import Services, services
@@ -50,7 +52,9 @@ class PassRunner:
             future = self._running.get(key)
             if future is not None:
                 return future
-            future = self._executor.submit(self._run, user_id, project_id)
+            # In a copy of the request's context: the pass's calls carry its request id.
+            future = self._executor.submit(contextvars.copy_context().run, self._run, user_id,
+                                           project_id)
             self._running[key] = future
         # Outside the lock: a pass already finished runs the callback here and now.
         future.add_done_callback(lambda done: self._finished(key, done))
@@ -76,7 +80,7 @@ class PassRunner:
             role = acting_role(user, project) if user and project else None
             if role is None:
                 return None  # deleted or removed while queued: the next poll's view answers 404
-            return provisioning.reconcile(services(), user, project, role)
+            return metrics.timed_pass(provisioning.reconcile, services(), user, project, role)
 
 
 def init_app(app: Flask) -> None:

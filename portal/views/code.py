@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from .. import pass_runner, provisioning, workspace_actions
 from ..clients.http import ServiceError
 from ..htmx import hx_redirect
+from ..observability import ide_waits
 from ..permissions import effective_role, project_for
 from ..services import services
 
@@ -29,6 +30,7 @@ def poll_seconds(status) -> float:
 
 def _render(project, status):
     if status.ready:
+        ide_waits.served(current_user, project)  # time to IDE ends with the iframe served
         return render_template("code/_ide.html", project=project, status=status)
     return render_template("code/_status.html", project=project, status=status,
                            stages=provisioning.STAGES, poll=poll_seconds(status))
