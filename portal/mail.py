@@ -71,9 +71,9 @@ def send(smtp_url: str | None, to: str, subject: str, body: str,
                 conn.send_message(msg)
     except (OSError, smtplib.SMTPException, socket.timeout) as exc:
         reason = _reason(exc)
-        log.warning("email to %s not sent via %s:%s: %s", to, target.host, target.port, reason)
+        log.warning("email not sent via %s:%s: %s", target.host, target.port, reason)  # no address
         return f"The invitation email could not be sent ({reason}); the invitation itself is saved."
-    log.info("email sent to %s: %s", to, subject)
+    log.info("email sent via %s:%s", target.host, target.port)
     return None
 
 

@@ -177,7 +177,8 @@ class ServiceClient:
                                           f"connection failed ({type(exc).__name__})")
                 self._record(method, path, None, started, request_id)
             else:
-                self._record(method, path, resp.status_code, started, request_id)
+                self._record(method, path, resp.status_code, started, request_id,
+                             upstream_id=resp.headers.get("X-Coder-Request-Id"))
                 if ok_set is not None and resp.status_code in ok_set:
                     return resp
                 if resp.status_code < 400 and ok_set is None:
@@ -238,10 +239,11 @@ class ServiceClient:
                    status=status, detail=detail)
 
     def _record(self, method: str, path: str, status: int | None, started: float,
-                request_id: str, timed_out: bool = False) -> None:
+                request_id: str, timed_out: bool = False, upstream_id: str | None = None) -> None:
         seconds = time.monotonic() - started
-        log.debug("%s %s %s -> %s in %.3fs (request %s)", self.service, method, path,
-                  status if status is not None else "no reply", seconds, request_id)
+        log.debug("%s %s %s -> %s in %.3fs (request %s%s)", self.service, method, path,
+                  status if status is not None else "no reply", seconds, request_id,
+                  f", {self.service} request {upstream_id[:40]!r}" if upstream_id else "")
         metrics.outbound_call(self.service, operation(method, path),
                               metrics.outcome_of(status, timed_out), seconds)
         record = CallRecord(self.service, method, path, status, seconds)

@@ -17,14 +17,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import IdeWait, Project, User, utcnow
+from ..tokens import aware
 from . import metrics
 
 STALE_AFTER = dt.timedelta(seconds=600)  # PORTAL_BUILD_TIMEOUT's default: a wait given up
 LIGHTER = {"first_build": ("start", "running"), "start": ("running",)}
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def intent(user: User, project: Project) -> None:
@@ -35,7 +32,7 @@ def intent(user: User, project: Project) -> None:
                                                      IdeWait.project_id == project.id))
     now = utcnow()
     if row is not None:
-        if now - _aware(row.intent_at) > STALE_AFTER:
+        if now - aware(row.intent_at) > STALE_AFTER:
             row.intent_at, row.kind = now, "running"
             db.session.commit()
         return
@@ -64,7 +61,7 @@ def served(user: User, project: Project) -> None:
                                                      IdeWait.project_id == project.id))
     if row is None:
         return
-    seconds, kind = (utcnow() - _aware(row.intent_at)).total_seconds(), row.kind
+    seconds, kind = (utcnow() - aware(row.intent_at)).total_seconds(), row.kind
     result = db.session.execute(delete(IdeWait).where(IdeWait.id == row.id)
                                 .execution_options(synchronize_session=False))
     db.session.commit()

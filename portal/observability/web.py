@@ -59,6 +59,11 @@ def init_app(app: Flask) -> None:
                                "duration_ms": round(seconds * 1000, 2)})
         return response
 
+    @app.teardown_request
+    def forget(_exc):  # the thread serves other requests next (gthread, the test client)
+        context.request_id.set(None)
+        context.person_id.set(None)
+
     if settings.metrics_enabled:
         app.register_blueprint(bp)
 
