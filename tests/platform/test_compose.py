@@ -14,12 +14,14 @@ from .conftest_helpers import (COMPOSE_DIR, COMPOSE_FILE, ENV_EXAMPLE, env_examp
 EXPECTED_SERVICES = {
     "caddy", "ca-export", "postgres", "portal-migrate", "portal", "coder", "workspace-image",
     "gitea", "authentik-server", "authentik-worker", "litellm", "minio", "mailpit",
-    "act-runner", "drone-server", "drone-runner", "testdb", "devdb",
+    "act-runner", "drone-server", "drone-runner", "testdb", "devdb", "prometheus", "grafana",
 }
 ONE_SHOT = {"ca-export", "portal-migrate", "workspace-image"}
 
 
-@pytest.mark.parametrize("profiles", [(), ("drone",), ("drone", "images")], ids=["default", "drone", "all"])
+@pytest.mark.parametrize("profiles", [(), ("drone",), ("observability",),
+                                      ("drone", "images", "observability")],
+                         ids=["default", "drone", "observability", "all"])
 def test_compose_config_validates(profiles):
     proc = run_compose("config", "-q", profiles=profiles)
     assert proc.returncode == 0, f"docker compose config -q failed:\n{proc.stderr}"
