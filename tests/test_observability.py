@@ -169,3 +169,40 @@ def test_http_requests_by_route_and_status(stack):
                  status="404") == 2
     assert delta(before, after, "portal_http_request_duration_seconds_count",
                  endpoint="health.healthz") == 1
+
+
+def test_an_oidc_sign_in_counts_each_call_to_the_provider(make_app):
+    from tests.faults import RunningIdp, oidc_sign_in
+    idp = RunningIdp()
+    try:
+        client = make_app(**idp.env()).test_client()
+        before = scrape(client)
+        assert oidc_sign_in(client, idp.idp, "ada@example.com").status_code == 302
+        after = scrape(client)
+        idp.wsgi.fault = "500"
+        assert oidc_sign_in(make_app(**idp.env()).test_client(), idp.idp,
+                            "bob@example.com").status_code >= 400
+        failed = scrape(client)
+    finally:
+        idp.stop()
+    for operation in ("discovery", "token", "jwks", "userinfo"):
+        assert delta(before, after, "portal_outbound_requests_total", service="oidc",
+                     operation=operation, outcome="ok") == 1, operation
+    assert delta(after, failed, "portal_outbound_requests_total", service="oidc",
+                 outcome="server_error") >= 1
+
+
+def test_an_email_to_an_unreachable_server_counts(make_app):
+    import socket
+
+    from portal import mail
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = make_app().test_client()
+    before = scrape(client)
+    reason = mail.send(f"smtp://127.0.0.1:{port}", "ada@example.com", "Hello", "Body", timeout=2)
+    after = scrape(client)
+    assert reason and "could not be sent" in reason
+    assert delta(before, after, "portal_outbound_requests_total", service="smtp",
+                 operation="send", outcome="unreachable") == 1
