@@ -19,6 +19,7 @@ Out-of-process control is the simulators' own: `POST /__sim/faults`, `GET /__sim
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -52,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # On stderr (stdout carries the settings): one access line per call, with the request ids
+    # the real servers log (access_log.py); werkzeug's own line would only repeat it.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     coder_app, coder = make_coder_sim(admin_token=args.coder_token, build_seconds=args.build_seconds,
                                       agent_seconds=args.agent_seconds)
     gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token)
