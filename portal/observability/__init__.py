@@ -7,7 +7,14 @@
 - logs: one handler on the root logger, text or one JSON object per line (PORTAL_LOG_FORMAT);
 - gauges: figures computed at scrape time from the database and the worker's probe (cached);
 - ide_waits: time to IDE, from the recorded intent to the iframe served (kept in the database);
-- web: the request hooks (request id, access line, HTTP metrics) and `GET /metrics`.
+- outbound: the calls that bypass portal/clients/http.py (the OIDC provider, SMTP), measured;
+- web: the request hooks (request id, access line, HTTP metrics) and `GET /metrics`;
+- gunicorn_conf: gunicorn hooks that let several workers' metrics add up.
+
+For the worker (`flask portal worker`): `metrics.job_finished(kind, outcome, seconds)` after
+each job, `metrics.sweep_done()` after each sweep, `metrics.timed_pass(reconcile, ...)` around
+a pass, and `gauges.register_worker_probe(app, probe)` in the web app so that /metrics reads
+the queue depth and the heartbeat age at scrape time.
 """
 from __future__ import annotations
 
