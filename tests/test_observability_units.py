@@ -231,3 +231,22 @@ def test_observability_settings_defaults_and_masking():
     assert s.log_format == "text" and s.metrics_enabled and not s.behind_proxy
     assert [str(n) for n in s.metrics_allow] == ["127.0.0.0/8", "::1/128"]
     assert "t" * 20 not in " ".join(s.public_view().values()) and "t" * 20 not in repr(s)
+
+
+@pytest.mark.parametrize("result, outcome", [
+    ({"ready": True}, "ready"), ({"failed": True}, "failed"), ({"transient": True}, "transient"),
+    ({}, "progress"), (RuntimeError("a bug"), "error")])
+def test_timed_pass_outcomes(result, outcome):
+    from portal.provisioning import Status
+
+    def reconcile():
+        if isinstance(result, Exception):
+            raise result
+        return Status("building", "…", **result)
+    before = value("portal_pass_duration_seconds_count", outcome=outcome)
+    if isinstance(result, Exception):
+        with pytest.raises(RuntimeError):
+            metrics.timed_pass(reconcile)
+    else:
+        assert metrics.timed_pass(reconcile).stage == "building"
+    assert value("portal_pass_duration_seconds_count", outcome=outcome) == before + 1

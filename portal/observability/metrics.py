@@ -144,7 +144,11 @@ def stage_left(stage: str, started_at) -> None:
 def timed_pass(reconcile, *args):
     """Run one reconcile pass and observe its duration by how it ended."""
     started = time.perf_counter()
-    status = reconcile(*args)
+    try:
+        status = reconcile(*args)
+    except Exception:
+        pass_finished("error", time.perf_counter() - started)  # a bug: the runner logs it
+        raise
     if status is not None:
         outcome = ("ready" if status.ready else "failed" if status.failed else
                    "transient" if status.transient else "progress")
