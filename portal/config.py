@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from .workspace_params import PROJECT_FOLDER
+from .workspaces.size_spec import SizeError, SizeSpec
+from .workspaces.size_spec import parse as parse_sizes
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TRUE = {"1", "true", "yes", "on"}
@@ -81,6 +83,9 @@ class Settings:
     invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
     removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
     ratelimit_storage: str = _secret("memory://")  # PORTAL_RATELIMIT_STORAGE: Flask-Limiter storage URI
+    workspace_sizes: tuple[SizeSpec, ...] = parse_sizes(None)  # PORTAL_WORKSPACE_SIZES (seed)
+    max_running: int | None = None      # PORTAL_MAX_RUNNING_WORKSPACES: None = no limit
+    max_per_person: int = 2             # PORTAL_MAX_RUNNING_PER_PERSON
 
     @property
     def oidc_enabled(self) -> bool:
@@ -175,6 +180,11 @@ class Settings:
             raise ConfigError("PORTAL_RATELIMIT_STORAGE must be a storage URI such as memory:// "
                               "or redis://host:6379")
 
+        try:
+            sizes = parse_sizes(get("PORTAL_WORKSPACE_SIZES"))
+        except SizeError as exc:
+            raise ConfigError(f"PORTAL_WORKSPACE_SIZES: {exc}") from None
+
         return cls(
             dev=dev,
             secret_key=secret_key,
@@ -210,6 +220,9 @@ class Settings:
             invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
             removal_policy=removal_policy,
             ratelimit_storage=ratelimit_storage,
+            workspace_sizes=sizes,
+            max_running=_int(env, "PORTAL_MAX_RUNNING_WORKSPACES", None, minimum=1),
+            max_per_person=_int(env, "PORTAL_MAX_RUNNING_PER_PERSON", 2, minimum=1),
         )
 
     def public_view(self) -> dict[str, str]:

@@ -27,6 +27,7 @@ from .membership import heal_team_membership
 from .models import Membership, Project, Role, User, WorkspaceState, utcnow
 from .services import Services
 from .workspace_spec import TemplateMissing, create_workspace, import_token, workspace_parameters
+from .workspaces import admission, gate
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 STAGES = {
     "repository": "Preparing the repository",
     "account": "Preparing your account",
+    "waiting": "Waiting for a free place",
     "workspace": "Creating your workspace",
     "building": "Building your workspace",
     "starting": "Starting the IDE",
@@ -46,7 +48,8 @@ READY_TRUST = dt.timedelta(seconds=20)  # how long a seen-ready workspace is tru
 # How long what a pass saw in Coder is shown again without asking, by stage: the pass itself
 # then runs at most once per interval per person however many tabs poll. Only Coder's stages
 # (a build takes minutes; the agent and IDE start in seconds); never the portal's own steps.
-OBSERVE_FOR = {"building": dt.timedelta(seconds=2.0), "starting": dt.timedelta(seconds=0.5)}
+OBSERVE_FOR = {"building": dt.timedelta(seconds=2.0), "starting": dt.timedelta(seconds=0.5),
+               "waiting": dt.timedelta(seconds=2.0)}
 
 
 @dataclass(frozen=True)
@@ -323,12 +326,17 @@ def _pass(services: Services, user: User, project: Project, role: Role,
         if state.desired_state != "running":
             _set_stage(state, "stopped")
             return Status("stopped", "Your workspace is not created.", stopped=True)
+        waiting = _wait_for_place(services, user, project, state)
+        if waiting is not None:
+            return waiting
         _set_stage(state, "workspace")
         try:
             workspace = create_workspace(services, as_user, user, project)
         except TemplateMissing as exc:
             raise ProvisioningFailed(str(exc)) from None
         state.coder_workspace_id = workspace["id"]
+        state.disk_size = gate.size_of(services, user, project, state).disk_size
+        admission.started(user, project, workspace["id"])
         audit.record(user, "workspace.create", project.workspace_name, project_id=project.id)
         db.session.commit()
 
@@ -372,11 +380,16 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
             retrying: bool) -> Status:
     ws_id = workspace["id"]
     if state.desired_state != "running":
+        admission.leave(user, project)
         _set_stage(state, "stopped")
         word = "stopped" if status.stage in ("stopped", "failed") else "stopping"
         return Status("stopped", f"Your workspace is {word}.", stopped=True)
     if status.failed:
         if retrying:
+            waiting = _wait_for_place(services, user, project, state)
+            if waiting is not None:
+                return waiting
+            admission.started(user, project, ws_id)
             as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
                 services, user, project))
             audit.record(user, "workspace.start", project.workspace_name, retry=True)
@@ -386,6 +399,10 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         reason = status.job_error or "The workspace build failed."
         raise ProvisioningFailed(reason + (f" — {tail.errors[-1]}" if tail and tail.errors else ""))
     if status.stage == "stopped":
+        waiting = _wait_for_place(services, user, project, state)
+        if waiting is not None:
+            return waiting
+        admission.started(user, project, ws_id)
         # Current values: a GitHub token or AI key changed since the last build applies now.
         as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
             services, user, project))
@@ -412,6 +429,18 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
     tail = _log_tail(as_user, status.build_id) if stage == "building" else None
     return Status(stage, status.message, log_tail=tail.lines[-6:] if tail else (),
                   warnings=status.warnings)
+
+
+def _wait_for_place(services: Services, user: User, project: Project,
+                    state: WorkspaceState) -> Status | None:
+    """Admission control before a start or create (portal/workspaces/admission.py): None
+    when the pass may go on, else the Code tab's "Waiting for a free place" status."""
+    decision = gate.ask(services, user, project, state)
+    if decision.admitted:
+        return None
+    _set_stage(state, "waiting")
+    return Status("waiting", gate.waiting_message(decision),
+                  warnings=(gate.OVER_LIMIT,) if decision.over_personal else ())
 
 
 def _log_tail(as_user, build_id: str | None):

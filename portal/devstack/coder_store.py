@@ -15,8 +15,8 @@ from typing import Any
 
 from portal.devstack.coder_state import (
     EMAIL_RE, SIGNED_OUT, USER_ERROR_MESSAGE, ApiError, ApiKey, Build, Template, User, Workspace,
-    name_problem, new_id, not_found, now, rfc3339, validation_failed)
-from portal.workspace_params import AGENT_NAME, APP_SLUG, PARAMETERS, PROJECT_FOLDER
+    check_value, default_parameters, name_problem, new_id, not_found, now, rfc3339, validation_failed)
+from portal.workspace_params import AGENT_NAME, APP_SLUG, PROJECT_FOLDER
 
 LOGIN_TYPES = frozenset({"password", "none", "oidc", "github"})
 TRANSITIONS = frozenset({"start", "stop", "delete"})
@@ -34,20 +34,6 @@ class Knobs:
     max_token_lifetime_seconds: float = 30 * DAY
     default_token_lifetime_seconds: float = 7 * DAY
     oidc_enabled: bool = False
-
-
-def default_parameters() -> list[dict[str, Any]]:
-    """The template's rich parameters: those of portal/workspace_params.py."""
-    out = []
-    for name, kind in PARAMETERS.items():
-        required = name == "git_repo"
-        out.append({"name": name, "display_name": name.replace("_", " ").title(),
-                    "description": "", "description_plaintext": "", "type": kind,
-                    "form_type": "input", "mutable": True, "ephemeral": False,
-                    "default_value": "", "required": required,
-                    "options": [], "icon": "", "validation_error": "",
-                    "validation_regex": ""})
-    return out
 
 
 class CoderStore:
@@ -273,6 +259,7 @@ class CoderStore:
             if item["name"] not in declared:
                 raise ApiError(400, "Unable to validate parameters",
                                f'parameter "{item["name"]}" is not present in the template')
+            check_value(declared[item["name"]], item.get("value", ""), given)
             given[item["name"]] = item.get("value", "")
         for name, param in declared.items():
             if param["required"] and not given.get(name):
