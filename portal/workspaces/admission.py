@@ -9,8 +9,8 @@ caller: portal/workspaces/occupancy.py), so it is testable alone and any worker 
   restart loses no place). `request()` takes a place (or keeps the one it has) and says
   whether the pass may start now; `admit_waiting()` gives the free places to the first in
   line and returns them (the worker enqueues their passes). An admitted entry holds its
-  place until its start is sent (`started()`), then until Coder's live list shows that
-  workspace (or HOLD passes), so a stale read never lets two passes take one place.
+  place until its start is sent (`started()`), and for any occupancy read before that
+  start, so a read taken before another pass's start never lets two passes take one place.
 - Decisions are serialised by a row lock (an UPDATE of the limits row first): two passes
   never give away the same free place.
 - Pre-warming (`may_prewarm`) takes a place only when nobody waits, so it never pushes a
@@ -107,14 +107,15 @@ def position(user: User, project: Project) -> int | None:
 
 
 def _held(occupancy: Occupancy, now: dt.datetime) -> list[AdmissionEntry]:
-    """Admitted places still held (not yet in Coder's list); expired ones are dropped."""
+    """Admitted places still held: not started yet, or started after this occupancy was
+    read (so it cannot show them). Entries older than HOLD are dropped."""
     held = []
     for entry in db.session.scalars(db.select(AdmissionEntry).where(
             AdmissionEntry.admitted_at.is_not(None))):
         since = aware(entry.started_at or entry.admitted_at)
         if since is not None and now - since > HOLD:
             db.session.delete(entry)
-        elif entry.coder_workspace_id is None or entry.coder_workspace_id not in occupancy.ids:
+        elif entry.started_at is None or occupancy.read_at <= aware(entry.started_at):
             held.append(entry)
     return held
 

@@ -64,7 +64,7 @@ def _time(value: object) -> dt.datetime | None:
         return None
 
 
-def from_workspaces(workspaces: list[dict]) -> Occupancy:
+def from_workspaces(workspaces: list[dict], read_at: dt.datetime | None = None) -> Occupancy:
     """Pure: the occupants among Coder workspace JSONs (a start build not yet stopped)."""
     out: dict[str, Occupant] = {}
     for ws in workspaces:
@@ -76,12 +76,15 @@ def from_workspaces(workspaces: list[dict]) -> Occupancy:
             out[ws["id"]] = Occupant(ws["id"], str(ws.get("owner_name") or ""),
                                      str(ws.get("name") or ""), status,
                                      _time(ws.get("last_used_at")))
-    return Occupancy(tuple(out.values()))
+    if read_at is None:
+        return Occupancy(tuple(out.values()))
+    return Occupancy(tuple(out.values()), read_at)
 
 
 def read(services: Services) -> Occupancy:
     """The host now: one search per occupying status. Raises ServiceError."""
+    read_at = dt.datetime.now(dt.timezone.utc)  # before the reads: what they show is at least this new
     found: list[dict] = []
     for status in OCCUPYING:
         found.extend(services.coder.search_workspaces(f"status:{status}"))
-    return from_workspaces(found)
+    return from_workspaces(found, read_at)
