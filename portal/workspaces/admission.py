@@ -120,7 +120,10 @@ def _held(occupancy: Occupancy, now: dt.datetime) -> list[AdmissionEntry]:
     return held
 
 
-def _admit(settings, occupancy: Occupancy, lim: Limits) -> list[AdmissionEntry]:
+def _admit(settings, occupancy: Occupancy, lim: Limits,
+           only: AdmissionEntry | None = None) -> list[AdmissionEntry]:
+    """Give the free places in line order; with `only`, mark that entry alone (a pass asks
+    for itself: the others are admitted by admit_waiting, which enqueues their passes)."""
     now = utcnow()
     held = _held(occupancy, now)
     free = (None if lim.max_running is None
@@ -136,9 +139,10 @@ def _admit(settings, occupancy: Occupancy, lim: Limits) -> list[AdmissionEntry]:
         name = usernames.get(entry.user_id, "").lower()
         if lim.max_per_person is not None and per_person[name] >= lim.max_per_person:
             continue  # their own limit: they keep their place, the next one goes
-        entry.admitted_at = now
+        if only is None or entry.id == only.id:
+            entry.admitted_at = now
+            admitted.append(entry)
         per_person[name] += 1
-        admitted.append(entry)
         if free is not None:
             free -= 1
     return admitted
@@ -173,7 +177,7 @@ def request(settings, user: User, project: Project, occupancy: Occupancy,
         db.session.add(entry)
         db.session.flush()
     if entry.admitted_at is None:
-        _admit(settings, occupancy, lim)
+        _admit(settings, occupancy, lim, only=entry)
     if entry.admitted_at is not None:
         db.session.commit()
         return Decision(True)

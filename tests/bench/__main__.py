@@ -14,6 +14,9 @@ if __name__ == "__main__":
         code_tab.main()
     if "admin_users" in which:
         admin_users.main()
+    if "admission" in which:  # `python -m tests.bench admission [--limit 10 --people 100]`
+        from tests.bench import admission
+        admission.main(sys.argv[sys.argv.index("admission") + 1:])
     if "load" in which:  # `python -m tests.bench load [--sizes 100,250,500 ...]`
         from tests.bench import load
         load.main(sys.argv[sys.argv.index("load") + 1:] if "load" in sys.argv else [])
