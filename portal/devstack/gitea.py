@@ -34,6 +34,7 @@ from werkzeug.wrappers import Request, Response
 
 from portal.devstack.control import control_response
 from portal.devstack.gitea_api import GiteaAPI, Reply, health_body
+from portal.devstack.gitea_generate import template_routes
 from portal.devstack.gitea_state import ADMIN_LOGIN, GiteaState, Repo, SimError, Team, User
 
 DEFAULT_ADMIN_TOKEN = "devstack-gitea-admin-token"
@@ -69,6 +70,7 @@ class GiteaSim:
         self.admin_login = ADMIN_LOGIN
         self.state = GiteaState(admin_token, auth_source_ids=auth_source_ids)
         self.api = GiteaAPI(self.state)
+        self.api.routes += template_routes(self.api)
         self.faults = Faults()
         self._lock = threading.Lock()
         self.request_count = 0
@@ -198,7 +200,9 @@ class GiteaSim:
             reply = self.api.handle(request, path[len(API_PREFIX):], base)
         except SimError as exc:
             body = {"message": exc.message, "url": _swagger(request)}
-            if exc.status == 404:
+            if exc.extra.get("error"):  # a few handlers answer {"error": ...} instead
+                body = {"error": exc.message}
+            elif exc.status == 404:
                 body["errors"] = []
             return _json(exc.status, body)
         return _reply(reply)

@@ -84,6 +84,9 @@ class Repo:
     description: str = ""
     creating: bool = False       # inside a create: a concurrent create of the name fails with 500
     created: str = field(default_factory=now)
+    template: bool = False       # a template repository (POST .../generate accepts it)
+    # The default branch's files (path -> bytes), set by init_repository_files only.
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -150,6 +153,11 @@ def scope_allows(scopes: tuple[str, ...], category: str, write: bool) -> bool:
     have = set(scopes)
     return "all" in have or f"write:{category}" in have or (
         not write and f"read:{category}" in have)
+
+
+def _readme(repo: Repo) -> bytes:
+    """The README of an auto-initialised repository (Gitea's default readme template)."""
+    return f"# {repo.name}\n\n{repo.description}".encode()
 
 
 class GiteaState:
@@ -262,7 +270,7 @@ class GiteaState:
             repo = self.repos.get((owner.lower(), name.lower()))
         return repo if repo is not None and (include_creating or not repo.creating) else None
 
-    def begin_repo(self, owner: User, body: dict) -> Repo:
+    def begin_repo(self, owner: User, body: dict, *, readme: bool = True) -> Repo:
         """Insert the row (like the DB insert inside CreateRepository); git init follows."""
         name = check_repo_name(body.get("name"))
         with self.lock:
@@ -274,9 +282,22 @@ class GiteaState:
                 raise SimError(409, "The repository with the same name already exists.")
             repo = Repo(self.next_id(), owner.login, name,
                         body.get("default_branch") or "main", bool(body.get("private")),
-                        bool(body.get("auto_init")), body.get("description") or "", creating=True)
+                        bool(body.get("auto_init")), body.get("description") or "", creating=True,
+                        template=bool(body.get("template")))
             self.repos[(owner.login.lower(), name.lower())] = repo
+            if repo.auto_init and readme:  # Gitea's initial commit: the README
+                self.init_repository_files(repo, {"README.md": _readme(repo)}, repo.default_branch)
             return repo
+
+    def init_repository_files(self, repo: Repo, files: dict[str, bytes], branch: str) -> None:
+        """The one place a repository gets its content (its first commit on `branch`).
+
+        Kept in memory here; where the simulator hosts real bare git repositories,
+        this is the function to route into them.
+        """
+        with self.lock:
+            repo.files = dict(files)
+            repo.default_branch = branch
 
     def finish_repo(self, repo: Repo) -> None:
         with self.lock:
