@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages the portal needs, only those missing.
 #   scripts/system-deps.sh run    python3 venv, node + npm
-#   scripts/system-deps.sh test   the above + chromium, postgresql, shellcheck
+#   scripts/system-deps.sh test   the above + chromium, postgresql, shellcheck, cmake + g++
+#                                 (the cpp starter's own build and tests)
 set -euo pipefail
 mode=${1:-run}
 need=()
@@ -13,6 +14,8 @@ if [ "$mode" = test ]; then
   command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
   command -v shellcheck >/dev/null || need+=(shellcheck)
   fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+  command -v cmake >/dev/null || need+=(cmake)
+  command -v g++ >/dev/null || need+=(g++)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${need[*]}"
