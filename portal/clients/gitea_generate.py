@@ -54,7 +54,8 @@ def generate_repo(client: "GiteaClient", template_owner: str, template_repo: str
         settle=settle)
 
 
-def list_root(client: "GiteaClient", owner: str, name: str) -> list[GiteaEntry] | None:
+def list_root(client: "GiteaClient", owner: str, name: str, *,
+              timeout: tuple[float, float] | None = None) -> list[GiteaEntry] | None:
     """GET /repos/{owner}/{repo}/contents: the root of the default branch.
 
     None when Gitea answers 404: the repository is empty (no default branch yet)
@@ -62,7 +63,7 @@ def list_root(client: "GiteaClient", owner: str, name: str) -> list[GiteaEntry] 
     to the page)."""
     path = API + f"/repos/{_segment(owner)}/{_segment(name)}/contents"
     try:
-        body = client.http.json("GET", path, expect=list)
+        body = client.http.json("GET", path, expect=list, timeout=timeout)
     except NotFound:
         return None
     entries = []

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     coder_app, coder = make_coder_sim(admin_token=args.coder_token, build_seconds=args.build_seconds,
                                       agent_seconds=args.agent_seconds)
-    gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token)
+    gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token, starters=True)
     coder_server = ServerThread(coder_app, host=args.host, port=args.coder_port).start()
     gitea_server = ServerThread(gitea_app, host=args.host, port=args.gitea_port).start()
     wildcard = f"*.{args.app_domain}:{coder_server.port}"

@@ -34,7 +34,7 @@ from werkzeug.wrappers import Request, Response
 
 from portal.devstack.control import control_response
 from portal.devstack.gitea_api import GiteaAPI, Reply, health_body
-from portal.devstack.gitea_generate import template_routes
+from portal.devstack.gitea_generate import STARTERS_DIR, seed_templates, template_routes
 from portal.devstack.gitea_state import ADMIN_LOGIN, GiteaState, Repo, SimError, Team, User
 
 DEFAULT_ADMIN_TOKEN = "devstack-gitea-admin-token"
@@ -232,7 +232,14 @@ def _fault(response: Response) -> Response:
     return response
 
 
-def make_gitea_sim(admin_token: str = DEFAULT_ADMIN_TOKEN, **knobs: Any) -> tuple[GiteaSim, GiteaSim]:
-    """`(wsgi_app, sim)`: the sim object is itself the WSGI app, returned twice for clarity."""
+def make_gitea_sim(admin_token: str = DEFAULT_ADMIN_TOKEN, *, starters: bool = False,
+                   **knobs: Any) -> tuple[GiteaSim, GiteaSim]:
+    """`(wsgi_app, sim)`: the sim object is itself the WSGI app, returned twice for clarity.
+
+    `starters`: the organization `starters` holds this repository's starters as template
+    repositories (workspace-image/starters), as compose/bootstrap.sh makes on a real Gitea.
+    """
     sim = GiteaSim(admin_token, **knobs)
+    if starters and STARTERS_DIR.is_dir():
+        seed_templates(sim.state, "starters", STARTERS_DIR)
     return sim, sim

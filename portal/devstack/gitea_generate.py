@@ -32,6 +32,8 @@ from portal.devstack.gitea_templates import RepoRef, generate_files, starter_fil
 if TYPE_CHECKING:
     from portal.devstack.gitea_api import Auth, GiteaAPI, Reply
 
+# The starters of this repository (absent from an installed package: then nothing is seeded).
+STARTERS_DIR = pathlib.Path(__file__).resolve().parents[2] / "workspace-image" / "starters"
 GENERATE_ITEMS = ("git_content", "topics", "git_hooks", "webhooks", "avatar", "labels",
                   "protected_branch")
 
@@ -163,11 +165,15 @@ def seed_templates(state: GiteaState, org: str, directory: pathlib.Path) -> list
         state.create_org({"username": org, "visibility": "public",
                           "full_name": "Project starters"}, admin)
     owner = state.user(org, orgs=True)
+    described = directory / "descriptions.tsv"
+    descriptions = dict(line.split("\t", 1) for line in (
+        described.read_text().splitlines() if described.is_file() else ())
+        if "\t" in line and not line.startswith("#"))
     names = []
     for path in sorted(p for p in directory.iterdir() if p.is_dir()):
         if state.repo(org, path.name) is None:
             repo = state.begin_repo(owner, {"name": path.name, "template": True,
-                                            "description": f"The {path.name} starter"},
+                                            "description": descriptions.get(path.name, "")},
                                     readme=False)
             state.init_repository_files(repo, starter_files(path), "main")
             state.finish_repo(repo)

@@ -34,7 +34,7 @@ def start_simulators(settings, build_seconds: float) -> list[ServerThread]:
                                    build_seconds=build_seconds, agent_seconds=2.0)
         servers.append(_start(app, port, "Coder"))
     if settings.gitea_url == DEV_GITEA_URL:
-        app, _sim = make_gitea_sim(admin_token=DEV_GITEA_TOKEN)
+        app, _sim = make_gitea_sim(admin_token=DEV_GITEA_TOKEN, starters=True)
         servers.append(_start(app, urlsplit(DEV_GITEA_URL).port, "Gitea"))
     if (settings.litellm_url or "").rstrip("/") == DEV_LITELLM_URL:  # off unless LITELLM_URL says so
         from .litellm import make_litellm_sim
