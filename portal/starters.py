@@ -46,7 +46,7 @@ FILES_READ_TIMEOUT = 3.0
 MAX_FILES = 200
 
 
-class StarterUnavailable(Exception):
+class StarterUnavailable(RuntimeError):
     """The project's starter is no longer a template in Gitea (message is for people)."""
 
 

@@ -153,3 +153,18 @@ def test_overview_shows_the_last_list_when_gitea_is_down(seeded_stack):
         seeded_stack.gitea.sim.set_faults(down=True)
         listing = starters.files(services(), project)
     assert listing.stale and [e["name"] for e in listing.entries] == [".gitignore", "README.md"]
+
+
+def test_drift_repair_generates_a_deleted_repository_again_from_its_starter(seeded_stack):
+    with seeded_stack.app.app_context():
+        user, project = seed()
+        project.starter = "python"
+        db.session.commit()
+        assert run_until_done(user, project)[0].ready
+    seeded_stack.gitea.sim.delete_repo("ml-team", "vision")
+    result = seeded_stack.app.test_cli_runner().invoke(
+        args=["portal", "reconcile", "--all", "--apply"])
+    assert "created repository ml-team/vision" in result.output, result.output
+    files = seeded_stack.gitea.sim.repo("ml-team", "vision").files
+    assert b'name = "vision"' in files["pyproject.toml"]
+    assert _calls(seeded_stack.gitea, "POST", "/repos/starters/python/generate") == 2
