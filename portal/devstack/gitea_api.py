@@ -66,7 +66,7 @@ def team_json(t: Team, org: User, base: str) -> dict:
 def repo_json(r: Repo, owner: User, base: str) -> dict:
     full = f"{owner.login}/{r.name}"
     return {"id": r.id, "owner": user_json(owner, base), "name": r.name, "full_name": full,
-            "description": r.description, "empty": not r.auto_init, "private": r.private,
+            "description": r.description, "empty": not (r.auto_init or r.files), "private": r.private,
             "fork": False, "template": r.template, "mirror": False, "size": 0, "language": "",
             "html_url": f"{base}/{full}", "url": f"{base}/api/v1/repos/{full}", "link": "",
             "ssh_url": f"git@{base.split('://', 1)[-1].split(':')[0]}:{full}.git",

@@ -20,6 +20,7 @@ PATCH /repos/{owner}/{repo} changes the fields the portal and bootstrap set
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import pathlib
 import re
@@ -46,7 +47,9 @@ def template_routes(api: "GiteaAPI") -> list:
             ("PATCH", p(repo), lambda r, b, a, owner, repo: edit(api, r, b, a, owner, repo),
              "repository"),
             ("GET", p(repo + "/contents"), lambda r, b, a, owner, repo: contents(api, b, owner, repo),
-             "repository")]
+             "repository"),
+            ("POST", p(repo + "/contents"),
+             lambda r, b, a, owner, repo: change_files(api, r, b, a, owner, repo), "repository")]
 
 
 def _readable(state: GiteaState, auth: "Auth", owner: str, name: str) -> Repo:
@@ -138,6 +141,40 @@ def contents(api: "GiteaAPI", base: str, owner: str, repo: str) -> "Reply":
         entries.setdefault(head, ("dir", None) if sep else ("file", data))
     return Reply(200, [_entry(found, base, name, kind, data)
                        for name, (kind, data) in sorted(entries.items())])
+
+
+def change_files(api: "GiteaAPI", request, base: str, auth: "Auth", owner: str,
+                 repo: str) -> "Reply":
+    """POST /repos/{owner}/{repo}/contents (repoChangeFiles), `create` operations only: one
+    commit on `branch`; on an empty repository that branch becomes the default one (Gitea
+    >= 1.17, go-gitea/gitea#19224). A file that exists: 422, nothing written."""
+    from portal.devstack.gitea_api import Reply
+
+    found = _readable(api.state, auth, owner, repo)
+    body = api.json_body(request)
+    operations = body.get("files")
+    if not isinstance(operations, list) or not operations:
+        raise SimError(422, "[Files]: Required")
+    branch = body.get("branch") or found.default_branch
+    if found.files and branch != found.default_branch:
+        raise SimError(404, f"branch does not exist [name: {branch}]")
+    files = dict(found.files)
+    for op in operations:
+        if not isinstance(op, dict) or op.get("operation") != "create" or not op.get("path"):
+            raise SimError(422, "only `create` operations with a path are simulated")
+        if op["path"] in files:
+            raise SimError(422, f"repository file already exists [path: {op['path']}]")
+        try:
+            files[op["path"]] = base64.b64decode(op.get("content") or "", validate=True)
+        except ValueError:
+            raise SimError(400, "illegal base64 data") from None
+    api.state.init_repository_files(found, files, branch)
+    sha = hashlib.sha1(repr(sorted(files)).encode()).hexdigest()
+    return Reply(201, {"files": [_entry(found, base, op["path"], "file", files[op["path"]])
+                                 for op in operations],
+                       "commit": {"sha": sha, "message": body.get("message") or "",
+                                  "html_url": f"{base}/{found.owner}/{found.name}/commit/{sha}"},
+                       "verification": {"verified": False, "reason": "gpg.error.not_signed_commit"}})
 
 
 def _entry(repo: Repo, base: str, name: str, kind: str, data: bytes | None) -> dict:
