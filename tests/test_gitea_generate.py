@@ -105,3 +105,22 @@ def test_empty_repository_has_no_listing(seeded, gitea_sim):
     assert resp.status_code == 201 and resp.json()["empty"] is True
     assert seeded.list_root("vision", "bare") is None
     assert seeded.list_root("vision", "missing") is None
+
+
+def test_the_embedded_default_seeds_the_starters(monkeypatch):
+    from types import SimpleNamespace
+
+    from portal.config import DEV_GITEA_URL
+    from portal.devstack import run
+    from portal.devstack.gitea import make_gitea_sim
+
+    started = []
+    monkeypatch.setattr(run, "_start", lambda app, port, name: started.append(app))
+    run.start_simulators(SimpleNamespace(coder_url="http://elsewhere", gitea_url=DEV_GITEA_URL,
+                                         litellm_url=None), build_seconds=1)
+    (sim,) = started
+    templates = {r.name: r for r in sim.state.repos.values() if r.owner == "starters"}
+    assert sorted(templates) == ["cpp", "empty", "python"]
+    assert all(r.template and r.default_branch == "main" for r in templates.values())
+    assert templates["cpp"].description.startswith("C++:")
+    assert make_gitea_sim()[1].state.repos == {}  # the tests' own simulator starts bare
