@@ -155,10 +155,8 @@ def generate(gitea: GiteaClient, project: Project):
 
 
 # -- a repository's files -------------------------------------------------------------------
-def _entries(gitea: GiteaClient, project: Project, timeout: float | None) -> list:
-    http = gitea.http
-    entries = gitea.list_root(project.group.slug, project.slug,
-                              timeout=(http.connect_timeout, timeout) if timeout else None)
+def _entries(gitea: GiteaClient, project: Project) -> list:
+    entries = gitea.list_root(project.group.slug, project.slug)
     ordered = sorted(entries or (), key=lambda e: (e.type != "dir", e.name.lower()))
     return [{"name": e.name, "type": e.type, "size": e.size} for e in ordered[:MAX_FILES]]
 
@@ -167,10 +165,20 @@ def remember_files(gitea: GiteaClient, project: Project) -> None:
     """Read and keep the repository's top level (the repository stage, in a worker); a
     failure is only logged: the Overview reads it later."""
     try:
-        _store(f"gitea:files:{project.id}", _entries(gitea, project, None))
+        _store(f"gitea:files:{project.id}", _entries(gitea, project))
     except ServiceError as exc:
         log.warning("could not list the files of %s/%s: %s", project.group.slug, project.slug,
                     exc)
+
+
+def _time_boxed(services: Services) -> GiteaClient:
+    """The Gitea client for a read in a web request: one attempt of at most FILES_READ_TIMEOUT
+    (the app's client retries). Its own connection, made at most once per FILES_FRESH per
+    project (sharing the app client's session would re-mount that session's pool)."""
+    http, settings = services.gitea.http, services.settings
+    return GiteaClient(settings.gitea_url, settings.gitea_admin_token, retries=0,
+                       connect_timeout=min(http.connect_timeout, FILES_READ_TIMEOUT),
+                       read_timeout=FILES_READ_TIMEOUT)
 
 
 def files(services: Services, project: Project) -> Listing:
@@ -178,5 +186,5 @@ def files(services: Services, project: Project) -> Listing:
     if not project.clone_url:
         return Listing((), None, missing=True)
     value, when, stale = _cached(f"gitea:files:{project.id}", FILES_FRESH,
-                                 lambda: _entries(services.gitea, project, FILES_READ_TIMEOUT))
+                                 lambda: _entries(_time_boxed(services), project))
     return Listing(tuple(value or ()), when, stale=stale, missing=not value)

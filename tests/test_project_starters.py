@@ -168,3 +168,27 @@ def test_drift_repair_generates_a_deleted_repository_again_from_its_starter(seed
     files = seeded_stack.gitea.sim.repo("ml-team", "vision").files
     assert b'name = "vision"' in files["pyproject.toml"]
     assert _calls(seeded_stack.gitea, "POST", "/repos/starters/python/generate") == 2
+
+
+@pytest.mark.parametrize("fault, seen", [
+    ({"down": True}, "502 Bad Gateway"),
+    ({"slow_seconds": 5, "slow_paths": "/contents"}, "timed out"),
+])
+def test_overview_without_gitea_and_nothing_cached_says_so(seeded_stack, fault, seen, caplog):
+    client = seeded_stack.app.test_client()
+    slug, token = _group(client)
+    resp = client.post(f"/groups/{slug}/projects/new",
+                       data={"csrf_token": token, "name": "Bot", "starter": "empty"})
+    pid = int(resp.location.rsplit("/", 1)[-1])
+    assert open_code(client, pid)[1][-1] == "ready"
+    with seeded_stack.app.app_context():
+        db.session.delete(db.session.get(CachedRead, f"gitea:files:{pid}"))
+        db.session.commit()
+    seeded_stack.gitea.sim.set_faults(**fault)
+    resp = client.get(f"/projects/{pid}")
+    assert resp.status_code == 200
+    assert "The files cannot be read from Gitea right now." in resp.get_data(as_text=True)
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "portal.starters"]
+    assert "/bot/contents" in warning and seen in warning
+    if fault.get("down"):  # answered at once: the pass's read, then the Overview's one attempt
+        assert sum(e.path.endswith("/bot/contents") for e in seeded_stack.gitea.exchanges) == 2

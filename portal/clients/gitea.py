@@ -446,10 +446,9 @@ class GiteaClient:
         """The template repositories of `org` (GET /orgs/{org}/repos, every page)."""
         return [repo for repo in self.list_org_repos(org) if repo.template]
 
-    def list_root(self, owner: str, name: str, *,
-                  timeout: tuple[float, float] | None = None) -> list[GiteaEntry] | None:
+    def list_root(self, owner: str, name: str) -> list[GiteaEntry] | None:
         """The entries at the root of the default branch; None for an empty (or no) repository."""
-        return gitea_generate.list_root(self, owner, name, timeout=timeout)
+        return gitea_generate.list_root(self, owner, name)
 
     def clone_url(self, owner: str, name: str) -> str:
         """The HTTPS clone URL, as Gitea reports it (honours ROOT_URL and sub-paths)."""

@@ -54,8 +54,7 @@ def generate_repo(client: "GiteaClient", template_owner: str, template_repo: str
         settle=settle)
 
 
-def list_root(client: "GiteaClient", owner: str, name: str, *,
-              timeout: tuple[float, float] | None = None) -> list[GiteaEntry] | None:
+def list_root(client: "GiteaClient", owner: str, name: str) -> list[GiteaEntry] | None:
     """GET /repos/{owner}/{repo}/contents: the root of the default branch.
 
     None when Gitea answers 404: the repository is empty (no default branch yet)
@@ -63,7 +62,7 @@ def list_root(client: "GiteaClient", owner: str, name: str, *,
     to the page)."""
     path = API + f"/repos/{_segment(owner)}/{_segment(name)}/contents"
     try:
-        body = client.http.json("GET", path, expect=list, timeout=timeout)
+        body = client.http.json("GET", path, expect=list)
     except NotFound:
         return None
     entries = []
