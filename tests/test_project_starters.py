@@ -58,7 +58,7 @@ def test_a_new_template_is_offered_once_the_cache_is_old(seeded_stack):
 
 @pytest.mark.parametrize("data, message", [
     ({"starter": "rust"}, "There is no starter “rust”"),
-    ({"starter": "python", "source_url": "https://github.com/octo/hello"}, "Choose “Import from a URL”"),
+    ({"starter": "python", "source_url": "https://github.com/octo/hello"}, "Choose “import from a URL”"),
     ({"starter": "import"}, "Enter the URL of the repository to import."),
     ({"starter": "x" * 101}, "At most 100 characters."),
 ])

@@ -75,7 +75,7 @@ def _starter_choice(form: ProjectForm, source_url: str | None):
             return None, (form.source_url, "Enter the URL of the repository to import.")
         return None, None
     if source_url:
-        return None, (form.source_url, "Choose “Import from a URL” to import, or leave the URL "
+        return None, (form.source_url, "Choose “import from a URL” to import, or leave the URL "
                                        "empty to start from a starter.")
     starter, reason = starters.choose(services(), choice)
     return (None, (form.starter, reason)) if reason else (starter, None)
@@ -86,7 +86,7 @@ def _starter_options(offered: list[starters.Starter] | None) -> list[tuple[str, 
     options = [(s.name, s.name, s.description) for s in offered or ()]
     if not any(value == starters.EMPTY for value, _l, _d in options):
         options.append((starters.EMPTY, starters.EMPTY, "A repository with a README only"))
-    options.append((starters.IMPORT, "import", "Import an existing repository from a URL (below)"))
+    options.append((starters.IMPORT, "import from a URL", "An existing repository (URL below)"))
     return options
 
 
