@@ -74,7 +74,7 @@ def _read(key: str) -> CachedRead | None:
     return db.session.get(CachedRead, key)
 
 
-def _store(key: str, value: list | dict) -> None:
+def store_read(key: str, value: list | dict) -> None:
     """Keep `value` under `key` (the caller commits): one upsert, so concurrent writers of a
     key never collide."""
     insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}[db.session.get_bind().dialect.name]
@@ -100,7 +100,7 @@ def _cached(key: str, fresh: dt.timedelta, fetch: Callable[[], list | dict]) -> 
     except ServiceError as exc:
         log.warning("gitea read for %s failed: %s", key, exc)
         return (row.value, fetched_at, True) if row is not None else (None, None, True)
-    _store(key, value)
+    store_read(key, value)
     db.session.commit()
     return value, utcnow(), False
 
@@ -165,7 +165,7 @@ def remember_files(gitea: GiteaClient, project: Project) -> None:
     """Read and keep the repository's top level (the repository stage, in a worker); a
     failure is only logged: the Overview reads it later."""
     try:
-        _store(f"gitea:files:{project.id}", _entries(gitea, project))
+        store_read(f"gitea:files:{project.id}", _entries(gitea, project))
     except ServiceError as exc:
         log.warning("could not list the files of %s/%s: %s", project.group.slug, project.slug,
                     exc)

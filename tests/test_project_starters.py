@@ -192,3 +192,17 @@ def test_overview_without_gitea_and_nothing_cached_says_so(seeded_stack, fault, 
     assert "/bot/contents" in warning and seen in warning
     if fault.get("down"):  # answered at once: the pass's read, then the Overview's one attempt
         assert sum(e.path.endswith("/bot/contents") for e in seeded_stack.gitea.exchanges) == 2
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_cached_reads_upsert_on_both_databases(make_app, request, database):
+    """Two writers of one key (two workers refreshing at once) leave one row, the last value."""
+    env = {"DATABASE_URL": request.getfixturevalue("pg_url")} if database == "postgres" else {}
+    app = make_app(**env)
+    with app.app_context():
+        starters.store_read("gitea:files:1", [{"name": "a"}])
+        db.session.commit()
+        starters.store_read("gitea:files:1", [{"name": "b"}])
+        db.session.commit()
+        rows = db.session.scalars(db.select(CachedRead)).all()
+        assert [(r.key, r.value) for r in rows] == [("gitea:files:1", [{"name": "b"}])]
