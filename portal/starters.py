@@ -11,9 +11,10 @@ web worker and replica (no per-process state):
 * the starters offered (`offered`), fresh for STARTERS_FRESH: the list changes
   when an administrator marks a repository, so a page view normally makes no
   call, and at most one per few minutes is made for the whole portal. The one
-  call is a single list of the organization's repositories, bounded by the
-  client's timeouts; if it fails, the last list read is used, and without one
-  only "empty" and "import" are offered. That is why it may run in a web request.
+  call is a single list of the organization's repositories, one attempt of at
+  most FILES_READ_TIMEOUT; if it fails, the last list read is used (and asked for
+  again after RETRY_AFTER), and without one only "empty" and "import" are
+  offered. That is why it may run in a web request.
 * a repository's top-level files (`files`), written by the repository stage of a
   pass (a worker) right after the repository exists, and refreshed by the
   Overview when older than FILES_FRESH with one call time-boxed to
@@ -42,7 +43,8 @@ EMPTY = "empty"              # a choice: the `empty` starter if offered, else an
 IMPORT = "import"            # a choice: import the repository at the form's URL
 STARTERS_FRESH = dt.timedelta(minutes=5)
 FILES_FRESH = dt.timedelta(minutes=2)
-FILES_READ_TIMEOUT = 3.0
+FILES_READ_TIMEOUT = 3.0     # one attempt, for every read made in a web request
+RETRY_AFTER = dt.timedelta(seconds=30)  # after a failed refresh of a cached value
 MAX_FILES = 200
 
 
@@ -99,7 +101,12 @@ def _cached(key: str, fresh: dt.timedelta, fetch: Callable[[], list | dict]) -> 
         value = fetch()
     except ServiceError as exc:
         log.warning("gitea read for %s failed: %s", key, exc)
-        return (row.value, fetched_at, True) if row is not None else (None, None, True)
+        if row is None:
+            return None, None, True
+        # Shown again, marked old; the next attempt in RETRY_AFTER, not on every page view.
+        row.fetched_at = utcnow() - fresh + RETRY_AFTER
+        db.session.commit()
+        return row.value, fetched_at, True
     store_read(key, value)
     db.session.commit()
     return value, utcnow(), False
@@ -111,7 +118,7 @@ def offered(services: Services) -> list[Starter] | None:
     and nothing was read before."""
     def fetch() -> list:
         try:
-            templates = services.gitea.list_templates(ORG)
+            templates = _time_boxed(services).list_templates(ORG)
         except NotFound:  # no organization `starters`: nothing offered
             return []
         return [{"name": r.name, "description": r.description} for r in templates]
@@ -173,8 +180,8 @@ def remember_files(gitea: GiteaClient, project: Project) -> None:
 
 def _time_boxed(services: Services) -> GiteaClient:
     """The Gitea client for a read in a web request: one attempt of at most FILES_READ_TIMEOUT
-    (the app's client retries). Its own connection, made at most once per FILES_FRESH per
-    project (sharing the app client's session would re-mount that session's pool)."""
+    (the app's client retries). Its own connection, made only when a cached read is old
+    (sharing the app client's session would re-mount that session's pool)."""
     http, settings = services.gitea.http, services.settings
     return GiteaClient(settings.gitea_url, settings.gitea_admin_token, retries=0,
                        connect_timeout=min(http.connect_timeout, FILES_READ_TIMEOUT),

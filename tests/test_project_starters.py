@@ -206,3 +206,19 @@ def test_cached_reads_upsert_on_both_databases(make_app, request, database):
         db.session.commit()
         rows = db.session.scalars(db.select(CachedRead)).all()
         assert [(r.key, r.value) for r in rows] == [("gitea:files:1", [{"name": "b"}])]
+
+
+def test_an_old_starter_list_is_kept_while_gitea_is_down_and_asked_again_later(seeded_stack):
+    client = seeded_stack.app.test_client()
+    slug, _ = _group(client)
+    client.get(f"/groups/{slug}/projects/new")
+    with seeded_stack.app.app_context():
+        row = db.session.get(CachedRead, "gitea:templates:starters")
+        row.fetched_at = row.fetched_at - starters.STARTERS_FRESH
+        db.session.commit()
+    seeded_stack.gitea.sim.set_faults(down=True)
+    for _ in range(2):
+        page = client.get(f"/groups/{slug}/projects/new").get_data(as_text=True)
+        assert 'starter-python"' in page and "cannot be read" not in page
+    # One failed attempt (502 from the proxy), then the old list until RETRY_AFTER has passed.
+    assert _calls(seeded_stack.gitea, "GET", "/orgs/starters/repos") == 2
