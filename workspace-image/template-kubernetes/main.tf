@@ -16,9 +16,10 @@
 # hashicorp/kubernetes v3.2.1 docs/resources/deployment_v1.md and
 # persistent_volume_claim_v1.md (the unsuffixed kubernetes_deployment is
 # deprecated since v3.0.0, CHANGELOG.md; _v1 is the same resource);
-# coder/terraform-provider-coder v2.5.0 docs/resources/agent.md, app.md,
-# docs/data-sources/parameter.md, workspace.md and workspace_owner.md (the
-# lowest version "~> 2.5" admits); coder/coder examples/templates/kubernetes
+# coder/terraform-provider-coder, pinned to 2.17.0 as the Docker template (agent
+# `dir` is deprecated there, so the agent block is the Docker template's own):
+# docs/resources/agent.md, app.md, docs/data-sources/parameter.md,
+# workspace.md and workspace_owner.md; coder/coder examples/templates/kubernetes
 # (in-cluster provider config) and helm/coder/values.yaml (the chart's service
 # account may manage Deployments and PVCs in its namespace:
 # serviceAccount.workspacePerms and enableDeployments).
@@ -27,7 +28,7 @@ terraform {
   required_providers {
     coder = {
       source  = "coder/coder"
-      version = "~> 2.5"
+      version = "2.17.0"
     }
     kubernetes = {
       source  = "hashicorp/kubernetes"
@@ -118,7 +119,6 @@ locals {
 resource "coder_agent" "main" {
   arch = data.coder_provisioner.me.arch
   os   = "linux"
-  dir  = local.project_dir
 
   # Clones git_repo on the first start only, sets up the scoped git
   # credentials and the AI assistant, then starts code-server.
@@ -137,6 +137,8 @@ resource "coder_agent" "main" {
     AI_MODEL            = data.coder_parameter.ai_model.value
     OPENAI_BASE_URL     = "${var.ai_gateway_url}/v1"
     PLATFORM_CA_FILE    = "/etc/platform-ca/root.crt"
+    NODE_EXTRA_CA_CERTS = "/etc/platform-ca/root.crt"
+    REQUESTS_CA_BUNDLE  = "/etc/ssl/certs/ca-certificates.crt"
     GIT_AUTHOR_NAME     = coalesce(data.coder_workspace_owner.me.full_name, local.owner_name)
     GIT_AUTHOR_EMAIL    = data.coder_workspace_owner.me.email
     GIT_COMMITTER_NAME  = coalesce(data.coder_workspace_owner.me.full_name, local.owner_name)
