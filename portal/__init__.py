@@ -58,7 +58,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, errors, pass_runner, security, services, sessions, text_input
+    from . import auth, cli, errors, security, services, sessions, text_input
+    from .workspaces import queue
     from .extensions import csrf, db, htmx, migrate
     from .views import register_views
 
@@ -71,7 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     security.init_app(app)
     services.init_app(app)
-    pass_runner.init_app(app)
+    queue.init_app(app)
     errors.init_app(app)
     text_input.init_app(app)
     register_views(app)
@@ -101,8 +102,9 @@ def _setting_names() -> set[str]:
             "CODER_ADMIN_API_KEY", "CODER_ORGANIZATION", "CODER_TEMPLATE", "CODER_LOGIN_TYPE",
             "CODER_WILDCARD_ACCESS_URL", "GITEA_URL", "GITEA_ADMIN_TOKEN", "GITEA_AUTH_SOURCE_ID",
             "LITELLM_URL", "LITELLM_MASTER_KEY", "SMTP_URL", "PORTAL_HTTP_CONNECT_TIMEOUT",
-            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_PASS_WAIT",
-            "PORTAL_PASS_WORKERS", "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
+            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_QUEUE_URL",
+            "PORTAL_WORKER_THREADS", "PORTAL_PREWARM", "PORTAL_DRIFT_APPLY", "PORTAL_WORKER_STALE_SECONDS",
+            "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
             "PORTAL_RATELIMIT_STORAGE", "PORTAL_SESSION_IDLE_MINUTES", "PORTAL_URL",
             "PORTAL_IMPORT_ALLOW_PRIVATE"}
 

@@ -44,6 +44,24 @@ def dev_command(host: str, port: int, build_seconds: float, exposed: bool) -> No
     serve_embedded(current_app._get_current_object(), host, port, build_seconds)
 
 
+@portal_cli.command("worker")
+@click.option("--threads", type=int, default=None,
+              help="Jobs run at once (default PORTAL_WORKER_THREADS).")
+@click.option("--check", is_flag=True, help="Exit 0 if a worker ticked recently (health check).")
+def worker_command(threads: int | None, check: bool) -> None:
+    """Run the reconciler tier: consume the job queue (PORTAL_QUEUE_URL) until stopped."""
+    from .workspaces.queue import run_worker
+    settings = current_app.config["SETTINGS"]
+    if check:
+        from .workspaces.beats import worker_problem
+        problem = worker_problem(settings.worker_stale_seconds)
+        click.echo(problem or "ok")
+        sys.exit(1 if problem else 0)
+    if threads is not None and threads < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--threads")
+    run_worker(current_app._get_current_object(), threads or settings.worker_threads)
+
+
 @portal_cli.command("provision")
 @click.option("--email", required=True, help="The person (created as the project's lead if new).")
 @click.option("--group", "group_slug", required=True, help="Group short name (created if missing).")

@@ -36,7 +36,8 @@ DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="  # base64 of
 
 SECRET_FIELDS = {"secret_key", "encryption_key", "oidc_client_secret", "coder_admin_api_key",
                  "gitea_admin_token", "litellm_master_key", "smtp_url", "database_url",
-                 "ratelimit_storage"}
+                 "ratelimit_storage", "queue_url"}
+PREWARM_MODES = ("creator", "members", "off")
 
 
 class ConfigError(Exception):
@@ -77,8 +78,11 @@ class Settings:
     build_timeout: int = 600
     project_folder: str = PROJECT_FOLDER
     reconcile_lease_seconds: int = 30   # PORTAL_RECONCILE_LEASE_SECONDS: a killed pass blocks its row this long
-    pass_wait: float = 0.06             # PORTAL_PASS_WAIT: how long a Code tab poll waits for its pass
-    pass_workers: int = 4               # PORTAL_PASS_WORKERS: passes run at once per portal process
+    queue_url: str = _secret("")        # PORTAL_QUEUE_URL: sqlite:///file (default) or redis://host:6379/0
+    worker_threads: int = 4             # PORTAL_WORKER_THREADS: jobs run at once per worker process
+    prewarm: str = "creator"            # PORTAL_PREWARM: creator|members|off workspaces built in advance
+    drift_apply: bool = False           # PORTAL_DRIFT_APPLY: the hourly drift check repairs, not only reports
+    worker_stale_seconds: int = 60      # PORTAL_WORKER_STALE_SECONDS: /readyz fails when no worker ran this long
     bind_host: str | None = None
     invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
     removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
@@ -220,8 +224,11 @@ class Settings:
             build_timeout=_int(env, "PORTAL_BUILD_TIMEOUT", 600, minimum=10),
             project_folder=_folder(env, "PORTAL_PROJECT_FOLDER"),
             reconcile_lease_seconds=_int(env, "PORTAL_RECONCILE_LEASE_SECONDS", 30, minimum=1),
-            pass_wait=_float(env, "PORTAL_PASS_WAIT", 0.06),
-            pass_workers=_int(env, "PORTAL_PASS_WORKERS", 4, minimum=1),
+            queue_url=_queue_url(get("PORTAL_QUEUE_URL")),
+            worker_threads=_int(env, "PORTAL_WORKER_THREADS", 4, minimum=1),
+            prewarm=_choice(get("PORTAL_PREWARM"), "PORTAL_PREWARM", PREWARM_MODES),
+            drift_apply=_bool(env, "PORTAL_DRIFT_APPLY", False),
+            worker_stale_seconds=_int(env, "PORTAL_WORKER_STALE_SECONDS", 60, minimum=5),
             bind_host=get("PORTAL_BIND_HOST") or get("FLASK_RUN_HOST"),
             invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
             removal_policy=removal_policy,
@@ -244,7 +251,8 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS and value:
-                value = (mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage"}
+                value = (mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage",
+                                                        "queue_url"}
                          else "••••••")
             out[f.name] = "" if value is None else str(value)
         return out
@@ -284,6 +292,25 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds") from None
     if not 0 < value <= 300:
         raise ConfigError(f"{name} must be between 0 and 300 seconds")
+    return value
+
+
+def _queue_url(raw: str | None) -> str:
+    """PORTAL_QUEUE_URL: the job queue's broker (portal/workspaces/queue.py)."""
+    url = raw or f"sqlite:///{ROOT / 'instance' / 'portal-queue.sqlite'}"
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite" and url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        return url
+    if scheme in {"redis", "rediss"} and urlsplit(url).hostname:
+        return url
+    raise ConfigError("PORTAL_QUEUE_URL must be sqlite:///path/to/queue.sqlite or "
+                      "redis://host:6379/0")
+
+
+def _choice(raw: str | None, name: str, allowed: tuple[str, ...]) -> str:
+    value = (raw or allowed[0]).lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
     return value
 
 

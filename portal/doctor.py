@@ -83,6 +83,7 @@ def run_checks(app: Flask) -> list[Check]:
     rows: list[Check] = [settings_row(settings)]
     with app.app_context():
         rows += _database_rows(app)
+        rows.append(_worker_row(settings, rows[-1].ok))
     rows += _coder_rows(settings, coder)
     rows += _gitea_rows(settings, gitea)
     rows.append(_oidc_row(settings))
@@ -232,6 +233,21 @@ def _database_rows(app: Flask) -> list[Check]:
         hint = (f"migrations pending: the database is at {', '.join(sorted(current))}, the code "
                 f"at {', '.join(sorted(heads))}: run `flask db upgrade`")
     return [reachable, _fail("database migrations", hint)]
+
+
+def _worker_row(settings: Settings, database_ok: bool) -> Check:
+    """The reconciler tier's heartbeat (portal/workspaces/beats.py)."""
+    from .workspaces.beats import seconds_since, worker_problem
+    if not database_ok:
+        return _fail("worker", "skipped: the database is not ready")
+    try:
+        problem = worker_problem(settings.worker_stale_seconds)
+        since = seconds_since("tick")
+    except Exception as exc:  # noqa: BLE001 - an old schema: the migrations row says why
+        return _fail("worker", f"cannot read the heartbeat ({type(exc).__name__})")
+    if problem:
+        return _fail("worker", problem)
+    return _ok("worker", f"last tick {since:.0f} s ago")
 
 
 # -- Coder ---------------------------------------------------------------------------------

@@ -177,6 +177,10 @@ def add(services: Services, actor: User | None, group: Group, user: User, role: 
     db.session.commit()
     out = _sync_outcome(services, m, Outcome(m, [f"{user.display_name} is now a {role.value}."]))
     db.session.commit()
+    if services.settings.prewarm == "members":  # a joiner's workspaces, built and stopped
+        from .workspaces import intent
+        for project in list(group.projects):
+            intent.prewarm(project, [user])
     return out
 
 

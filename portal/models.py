@@ -153,6 +153,14 @@ class WorkspaceState(db.Model):
     log_tail: Mapped[list | None] = mapped_column(JSON)
     status_warnings: Mapped[list | None] = mapped_column(JSON)
     stage_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The reconciler tier (portal/workspaces): when the periodic sweep next enqueues a pass
+    # for this row (None: settled, nothing to do until someone asks); when its Code tab was
+    # last polled (the build-log tail is read only for watched rows); a pre-warmed workspace
+    # (built, then stopped, never left running) until its person first opens it.
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    watched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    prepared: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                           server_default=sa_false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
@@ -161,6 +169,18 @@ class WorkspaceState(db.Model):
 
     user: Mapped[User] = relationship()
     project: Mapped[Project] = relationship()
+
+
+class WorkerBeat(db.Model):
+    """The reconciler tier's shared clock (portal/workspaces/beats.py): one row per duty
+    ("tick", "sweep", "housekeeping"), its last run, and for "tick" the chain that holds it."""
+
+    __tablename__ = "worker_beats"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    beat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    info: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Invitation(db.Model):

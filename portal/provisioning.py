@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
@@ -27,51 +27,16 @@ from .membership import heal_team_membership
 from .models import Membership, Project, Role, User, WorkspaceState, utcnow
 from .services import Services
 from .workspace_spec import TemplateMissing, create_workspace, import_token, workspace_parameters
+from .workspaces.status import STAGES, Status, stored_status
+
+__all__ = ["STAGES", "Status", "stored_status", "reconcile", "want_running", "workspace_state",
+           "ProvisioningFailed", "set_stage"]
 
 log = logging.getLogger(__name__)
 
-# The named stages the Code tab shows, in order.
-STAGES = {
-    "repository": "Preparing the repository",
-    "account": "Preparing your account",
-    "workspace": "Creating your workspace",
-    "building": "Building your workspace",
-    "starting": "Starting the IDE",
-    "ready": "Ready",
-}
 CODER_TO_STAGE = {"not_created": "workspace", "pending": "building", "building": "building",
                   "starting_agent": "starting", "ready": "ready", "stopping": "building",
                   "stopped": "building", "deleting": "workspace", "deleted": "workspace"}
-READY_TRUST = dt.timedelta(seconds=20)  # how long a seen-ready workspace is trusted without a read
-# How long what a pass saw in Coder is shown again without asking, by stage: the pass itself
-# then runs at most once per interval per person however many tabs poll. Only Coder's stages
-# (a build takes minutes; the agent and IDE start in seconds); never the portal's own steps.
-OBSERVE_FOR = {"building": dt.timedelta(seconds=2.0), "starting": dt.timedelta(seconds=0.5)}
-
-
-@dataclass(frozen=True)
-class Status:
-    stage: str
-    message: str
-    ready: bool = False
-    failed: bool = False
-    transient: bool = False
-    stopped: bool = False
-    log_tail: tuple[str, ...] = ()
-    iframe_url: str | None = None
-    app_url: str | None = None
-    warnings: tuple[str, ...] = ()
-    pending: bool = False  # a pass is still under way beside the request that showed this
-
-    @property
-    def done(self) -> bool:
-        """Nothing more will happen without the person: stop polling."""
-        return self.ready or self.failed
-
-    @property
-    def stage_index(self) -> int:
-        keys = list(STAGES)
-        return keys.index(self.stage) if self.stage in keys else -1
 
 
 class ProvisioningFailed(Exception):
@@ -133,44 +98,18 @@ def _set_stage(state: WorkspaceState, stage: str, error: str | None = None) -> N
 
 
 def _remember(state: WorkspaceState, status: Status) -> None:
-    """Keep what this pass showed, for the polls that follow it within OBSERVE_FOR."""
+    """Keep what this pass saw: the Code tab's polls read it (portal/workspaces/status.py)."""
     state.last_error = None
-    if status.transient or status.failed or status.stage != state.stage:
-        state.status_message = None  # nothing to show again: the next poll runs a pass
+    if status.transient or status.failed:
         return
     state.status_message = status.message
     state.log_tail = list(status.log_tail) or None
     state.status_warnings = list(status.warnings) or None
 
 
-def _observed_recently(services: Services, state: WorkspaceState) -> bool:
-    """A pass saw this stage moments ago and nothing the person asked for is pending."""
-    fresh = OBSERVE_FOR.get(state.stage)
-    observed = tokens.aware(state.observed_at)
-    return (fresh is not None and observed is not None and state.status_message is not None
-            and state.desired_state == "running" and utcnow() - observed < fresh
-            and not _timed_out(services, state))
-
-
 def _leased_elsewhere(state: WorkspaceState) -> bool:
     until = tokens.aware(state.lease_until)
     return state.lease_owner is not None and until is not None and until > utcnow()
-
-
-def stored_status(state: WorkspaceState) -> Status:
-    """What the last pass saw, without calling anyone (a pass ran moments ago, or another
-    worker holds the lease)."""
-    if state.stage == "failed":
-        return Status("failed", state.last_error or "Provisioning failed.", failed=True)
-    if state.stage == "stopped":
-        return Status("stopped", "Your workspace is stopped.", stopped=True)
-    stage = state.stage if state.stage in STAGES else "workspace"
-    if state.last_error and stage != "ready":  # the last pass met trouble it retries by itself
-        return Status(stage, state.last_error, transient=True)
-    if state.status_message and stage != "ready":
-        return Status(stage, state.status_message, log_tail=tuple(state.log_tail or ()),
-                      warnings=tuple(state.status_warnings or ()))
-    return Status(stage, STAGES.get(state.stage, "Working") + "…")
 
 
 # -- intent -------------------------------------------------------------------------------
@@ -184,25 +123,26 @@ def want_running(user: User, project: Project, *, retry: bool = False) -> Worksp
     return state
 
 
+def set_stage(state: WorkspaceState, stage: str, error: str | None = None) -> None:
+    """Move the row to `stage` (the clock restarts only on a change)."""
+    _set_stage(state, stage, error)
+
+
 # -- the pass -----------------------------------------------------------------------------
-def settled(services: Services, state: WorkspaceState) -> Status | None:
-    """The stored status when no pass is due (a failure waits for Retry; a stage seen moments
-    ago is shown again): no outbound call, no write. None: a pass is due."""
-    if state.stage == "failed" or _observed_recently(services, state):
+def settled(state: WorkspaceState) -> Status | None:
+    """The stored status when no pass is due (a failure waits for Retry). None: a pass is due."""
+    if state.stage == "failed":
         return stored_status(state)
     return None
 
 
 def reconcile(services: Services, user: User, project: Project, role: Role) -> Status:
     state = workspace_state(user, project)
-    settled_status = settled(services, state)
+    settled_status = settled(state)
     if settled_status is not None:
         return settled_status
     if state.repo_ready_at is not None:  # lazy self-heal of the Gitea team (no call when fresh)
         heal_team_membership(services, user, project, state)
-    fast = _ready_fast_path(services, user, state)
-    if fast is not None:
-        return _with_ai_notice(services, user, state, fast)
     if _leased_elsewhere(state):
         return stored_status(state)  # a pass is under way in another worker: show what it saw
     owner = uuid.uuid4().hex
@@ -210,7 +150,7 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
         return stored_status(state)
     released = False
     try:
-        status = _with_ai_notice(services, user, state, _pass(services, user, project, role, state))
+        status = with_ai_notice(services, user, state, _pass(services, user, project, role, state))
         _remember(state, status)
         _clear_lease(state, owner)  # with the pass's own changes: one commit, no second round trip
         db.session.commit()
@@ -240,22 +180,6 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
     finally:
         if not released:
             _release(state, owner)
-
-
-def _ready_fast_path(services: Services, user: User, state: WorkspaceState) -> Status | None:
-    """A workspace seen ready moments ago needs only the iframe hand-off (one call)."""
-    observed = tokens.aware(state.observed_at)
-    if (state.stage != "ready" or not state.app_url or observed is None
-            or utcnow() - observed > READY_TRUST):
-        return None
-    token = tokens.stored(services, user, tokens.CODER_TOKEN)
-    if not token:
-        return None
-    try:
-        iframe = services.coder.as_user(token).auth_redirect(token, state.app_url)
-    except ServiceError:
-        return None  # the full pass finds out what is wrong
-    return Status("ready", "Ready.", ready=True, iframe_url=iframe, app_url=state.app_url)
 
 
 def _explain(exc: ServiceError) -> str:
@@ -358,7 +282,7 @@ def _find_workspace(as_user, state: WorkspaceState, project: Project) -> dict | 
     return workspace
 
 
-def _with_ai_notice(services: Services, user: User, state: WorkspaceState,
+def with_ai_notice(services: Services, user: User, state: WorkspaceState,
                     status: Status) -> Status:
     """Say on the Code tab when the workspace was built without an AI key."""
     if (status.failed or not state.coder_workspace_id or not ai_keys.enabled(services)
@@ -373,8 +297,18 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
     ws_id = workspace["id"]
     if state.desired_state != "running":
         _set_stage(state, "stopped")
+        if status.stage not in ("stopped", "failed", "stopping", "deleting", "deleted"):
+            as_user.stop_workspace(ws_id)
+            audit.record(user, "workspace.stop", project.workspace_name)
         word = "stopped" if status.stage in ("stopped", "failed") else "stopping"
         return Status("stopped", f"Your workspace is {word}.", stopped=True)
+    if state.prepared and status.stage in ("stopped", "stopping"):
+        _set_stage(state, "stopped")  # pre-warmed and stopped: it waits for its person
+        return Status("stopped", "Your workspace is prepared.", stopped=True)
+    if status.stage == "stopping":  # a reopen right after a stop: start once it has stopped
+        _set_stage(state, "building")
+        return Status("building", "Starting your workspace… (the last stop is finishing)",
+                      transient=True)
     if status.failed:
         if retrying:
             as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
@@ -397,13 +331,14 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         return Status("workspace", "The workspace was deleted; creating it again…", transient=True)
     stage = CODER_TO_STAGE.get(status.stage, "building")
     if stage == "ready":
+        if state.prepared:  # pre-warmed: built, now stopped until its person opens it
+            as_user.stop_workspace(ws_id)
+            _set_stage(state, "stopped")
+            return Status("stopped", "Your workspace is prepared.", stopped=True)
         _set_stage(state, "ready")
-        owner = _str(workspace.get("owner_name")) or user.username
-        app_url = services.coder.app_url(owner, project.workspace_name,
-                                          folder=services.settings.project_folder)
-        state.app_url = app_url
-        iframe = as_user.auth_redirect(token, app_url)
-        return Status("ready", "Ready.", ready=True, iframe_url=iframe, app_url=app_url,
+        # The plain URL (no key): the web tier asks Coder for the hand-off when it shows the IDE.
+        state.app_url = app_url_of(services, workspace, user.username, project.workspace_name)
+        return Status("ready", "Ready.", ready=True, app_url=state.app_url,
                       warnings=status.warnings)
     _set_stage(state, stage)
     if _timed_out(services, state):
@@ -412,6 +347,12 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
     tail = _log_tail(as_user, status.build_id) if stage == "building" else None
     return Status(stage, status.message, log_tail=tail.lines[-6:] if tail else (),
                   warnings=status.warnings)
+
+
+def app_url_of(services: Services, workspace: dict, username: str, workspace_name: str) -> str:
+    """The code-server app's plain URL (no key in it) for a workspace JSON."""
+    owner = _str(workspace.get("owner_name")) or username
+    return services.coder.app_url(owner, workspace_name, folder=services.settings.project_folder)
 
 
 def _log_tail(as_user, build_id: str | None):

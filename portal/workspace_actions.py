@@ -1,14 +1,13 @@
-"""Actions on a person's workspace from the Overview tab and the open IDE."""
+"""Start or stop a person's workspace at once (tests and operators; the Overview records the
+intent instead and the worker acts: portal/workspaces/intent.py)."""
 from __future__ import annotations
-
-import datetime as dt
 
 from . import audit, tokens
 from .extensions import db
-from .models import Project, User, utcnow
-from .provisioning import _set_stage, workspace_state
+from .models import Project, User
+from .provisioning import set_stage as _set_stage, workspace_state
 from .services import Services
-from .workspace_spec import WORKSPACE_TTL_MS, workspace_parameters
+from .workspace_spec import workspace_parameters
 
 
 def set_running(services: Services, user: User, project: Project, running: bool) -> str:
@@ -29,13 +28,3 @@ def set_running(services: Services, user: User, project: Project, running: bool)
     audit.record(user, "workspace.start" if running else "workspace.stop", project.workspace_name)
     db.session.commit()
     return "Your workspace is starting." if running else "Your workspace is stopping."
-
-
-def keep_alive(services: Services, user: User, project: Project) -> None:
-    """The IDE is open: push the auto-stop deadline out (Coder's activity bump)."""
-    state = workspace_state(user, project)
-    if state.coder_workspace_id and state.stage == "ready":
-        as_user = services.coder.as_user(tokens.coder_token(services, user))
-        as_user.extend_deadline(state.coder_workspace_id,
-                                utcnow() + dt.timedelta(milliseconds=WORKSPACE_TTL_MS))
-

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages the portal needs, only those missing.
 #   scripts/system-deps.sh run    python3 venv, node + npm
-#   scripts/system-deps.sh test   the above + chromium, postgresql, shellcheck
+#   scripts/system-deps.sh test   the above + chromium, postgresql, shellcheck, redis-server
 set -euo pipefail
 mode=${1:-run}
 need=()
@@ -12,6 +12,7 @@ if [ "$mode" = test ]; then
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
   command -v shellcheck >/dev/null || need+=(shellcheck)
+  command -v redis-server >/dev/null || need+=(redis-server)
   fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -10,6 +10,8 @@ pytest_plugins = [
     "tests.fixtures.devstack_litellm",
     "tests.fixtures.devstack",
     "tests.fixtures.live",
+    "tests.fixtures.worker",
+    "tests.fixtures.redis",
 ]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

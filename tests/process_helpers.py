@@ -189,6 +189,39 @@ def start_gunicorn(env: dict[str, str], log_dir: Path, workers: int = 2, worker_
     return server
 
 
+# -- the reconciler tier: `flask portal worker` processes --------------------------------------
+@dataclass
+class WorkerProcess:
+    proc: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL: whatever job it was running is lost (the sweep re-enqueues its row)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(5)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+
+
+def start_worker(env: dict[str, str], log_dir: Path, threads: int = 2) -> WorkerProcess:
+    log_path = Path(log_dir) / f"worker-{uuid.uuid4().hex[:6]}.log"
+    cmd = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "portal", "worker",
+           "--threads", str(threads)]
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", **env}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    return WorkerProcess(proc, log_path)
+
+
 def _terminate(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -260,9 +293,11 @@ class HttpPerson:
         return int(resp.headers["Location"].rsplit("/", 1)[-1])
 
     def code(self, project_id: int, action: str = "status", timeout: float = 10) -> str:
-        """POST the Code tab's open/status as htmx does; the partial's HTML."""
-        resp = self.session.post(f"{self.base}/projects/{project_id}/code/{action}", timeout=timeout,
-                                 headers={"HX-Request": "true", "X-CSRFToken": self.csrf})
+        """The Code tab as htmx drives it (GET the status poll, POST open/retry); the partial."""
+        url = f"{self.base}/projects/{project_id}/code/{action}"
+        headers = {"HX-Request": "true", "X-CSRFToken": self.csrf}
+        resp = (self.session.get(url, timeout=timeout, headers=headers) if action == "status"
+                else self.session.post(url, timeout=timeout, headers=headers))
         return _ok(resp).text
 
 

@@ -44,3 +44,34 @@ def run_until_done(user, project, role=Role.lead, timeout: float = 30.0, pause: 
         if status.done or time.monotonic() > deadline:
             return status, seen
         time.sleep(pause)
+
+
+def seed_in_flight(count: int, email: str = "ada@example.com", before_create=None) -> list:
+    """`count` projects of one person whose workspaces exist in the (simulated) Coder and whose
+    rows say "building": what the worker's tick observes. Inside an app context."""
+    from portal import tokens
+    from portal.models import Group, Project, WorkspaceState, utcnow
+    from portal.workspace_spec import workspace_parameters
+
+    user, first = seed(email=email)
+    run_until_done(user, first)  # the person's Gitea and Coder accounts and tokens
+    if before_create is not None:
+        before_create()  # e.g. slow the simulated builds down
+    svc = services()
+    as_user = svc.coder.as_user(tokens.coder_token(svc, user))
+    template = svc.coder.template_by_name(svc.coder.organization_id(), svc.settings.coder_template)
+    params = workspace_parameters(svc, user, first)
+    group = db.session.get(Group, first.group_id)
+    rows = []
+    for i in range(count):
+        project = Project(group=group, slug=f"p{i}", name=f"P{i}")
+        db.session.add(project)
+        db.session.flush()
+        ws = as_user.create_workspace("me", project.workspace_name, template["id"], params)
+        rows.append(WorkspaceState(user_id=user.id, project_id=project.id, stage="building",
+                                   desired_state="running", stage_started_at=utcnow(),
+                                   coder_workspace_id=ws["id"],
+                                   coder_workspace_name=project.workspace_name))
+    db.session.add_all(rows)
+    db.session.commit()
+    return rows

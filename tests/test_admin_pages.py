@@ -209,6 +209,8 @@ def test_system_page_masks_every_secret_and_refreshes(stack):
         assert secret not in page
     assert "••••••" in page and "coder_url" in page and 'data-testid="versions"' in page
     assert "0.1.0" in page and 'id="doctor"' in page
+    # the worker section: queue depth, and "never" before any worker ran
+    assert 'data-testid="worker"' in page and "0 waiting" in page and "never" in page
     frag = admin.get("/admin/system", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert frag.lstrip().startswith("{#") is False and "<html" not in frag and 'id="doctor"' in frag
     index = admin.get("/admin/").get_data(as_text=True)

@@ -242,11 +242,12 @@ def test_key_arrives_at_next_start_once_litellm_is_back(ai_stack):
     assert start["ai_gateway_key"].startswith("sk-")
 
 
-def test_code_tab_says_ai_is_unavailable_and_when_changes_apply(ai_stack):
+def test_code_tab_says_ai_is_unavailable_and_when_changes_apply(ai_stack, start_worker):
     from tests.fixtures.app import dev_sign_in
     from tests.test_code_tab import create_project, open_code
 
     ai_stack.litellm.sim.set_faults(down=True)
+    start_worker(ai_stack.app)
     client = ai_stack.app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada")
     _, pid = create_project(client)

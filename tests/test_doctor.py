@@ -7,7 +7,7 @@ from portal.doctor import Check, format_table, run_checks
 from tests.fixtures.app import TEST_SECRETS
 from tests.fixtures.devstack import stack_env
 
-ALL_ROWS = ["settings", "database", "database migrations", "coder health", "coder version",
+ALL_ROWS = ["settings", "database", "database migrations", "worker", "coder health", "coder version",
             "coder admin token", "coder token expiry", "coder template", "gitea health", "gitea version",
             "gitea admin token", "gitea token scopes", "oidc discovery"]
 
@@ -36,7 +36,8 @@ def rows(output: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def test_dev_stack_passes_every_check(stack):
+def test_dev_stack_passes_every_check(stack, worker):
+    _wait_for_heartbeat(stack.app)
     result = doctor(stack.app, stack.coder.admin_token, stack.gitea.admin_token)
     assert result.exit_code == 0, result.output
     table = rows(result.output)
@@ -46,6 +47,25 @@ def test_dev_stack_passes_every_check(stack):
     assert "is an owner" in table["coder admin token"][1]
     assert "git_repo" in table["coder template"][1]
     assert stack.coder.url in table["settings"][1] and stack.gitea.url in table["settings"][1]
+
+
+def _wait_for_heartbeat(app, timeout: float = 10.0) -> None:
+    import time
+
+    from portal.workspaces.beats import seconds_since
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        while seconds_since("tick") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def test_no_worker_is_reported_with_the_fix(stack):
+    table = rows(doctor(stack.app).output)
+    status, hint = table["worker"]
+    assert status == "fail" and "no worker has run yet" in hint and "portal worker" in hint
+    body = stack.app.test_client().get("/readyz").get_json()
+    assert body["checks"]["worker"]["ok"] is False
+    assert "portal worker" in body["checks"]["worker"]["error"]
 
 
 def test_coder_down_fails_with_a_coder_hint(stack):
@@ -141,12 +161,20 @@ def test_pending_migrations_fail_the_database_row(make_app, coder_sim, gitea_sim
     assert table["database"][0] == "ok"
     status, hint = table["database migrations"]
     assert status == "fail" and "flask db upgrade" in hint
-    assert all(s == "ok" for name, (s, _) in table.items() if name != "database migrations")
+    assert all(s == "ok" for name, (s, _) in table.items()
+               if name not in ("database migrations", "worker"))
+
+
+def _a_worker_ran(app) -> None:
+    from portal.workspaces import beats
+    with app.app_context():
+        beats.beat("tick")
 
 
 def test_oidc_discovery_passes(make_stack_app, fake_idp):
     app = make_stack_app(OIDC_ISSUER=fake_idp.issuer, OIDC_CLIENT_ID=fake_idp.client_id,
                          OIDC_CLIENT_SECRET=fake_idp.client_secret)
+    _a_worker_ran(app)
     result = doctor(app, fake_idp.client_secret)
     assert result.exit_code == 0, result.output
     status, detail = rows(result.output)["oidc discovery"]
@@ -177,6 +205,7 @@ def test_oidc_issuer_without_discovery_fails(make_stack_app, fake_idp):
 
 def test_run_checks_and_partial_for_the_system_page(stack):
     stack.gitea.sim.set_faults(health_fail=True)
+    _a_worker_ran(stack.app)
     checks = run_checks(stack.app)
     assert all(isinstance(c, Check) for c in checks)
     assert [c.name for c in checks] == ALL_ROWS

@@ -112,10 +112,11 @@ def idp():
 
 
 @pytest.fixture
-def world(make_app, coder_sim, gitea_sim, idp):
+def world(make_app, coder_sim, gitea_sim, idp, start_worker):
     env = {**stack_env(coder_sim, gitea_sim), **idp.env(), "PORTAL_HTTP_CONNECT_TIMEOUT": str(TIMEOUT),
            "PORTAL_HTTP_READ_TIMEOUT": str(TIMEOUT)}
     app = make_app(**env)
+    start_worker(app)
     lead = Person(app)
     assert oidc_sign_in(lead, idp.idp, "lead@example.com", admin=True).status_code == 302
     token = lead.csrf("/groups/new")

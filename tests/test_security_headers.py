@@ -32,7 +32,7 @@ def lead(stack):
     return client
 
 
-def test_csp_frames_only_coder_apps_and_allows_no_inline_script(stack, lead):
+def test_csp_frames_only_coder_apps_and_allows_no_inline_script(stack, lead, worker):
     from tests.test_code_tab import create_project, open_code
     _, pid = create_project(lead)
     body, _ = open_code(lead, pid)
@@ -157,7 +157,6 @@ def test_sign_in_starts_are_limited_per_address(limited):
 
 
 def test_status_polls_are_limited_per_person_and_answer_a_fragment(limited, monkeypatch):
-    from portal.views import code
     app = limited
     ada, bob = app.test_client(), app.test_client()
     dev_sign_in(ada, "ada@example.com")
@@ -170,9 +169,6 @@ def test_status_polls_are_limited_per_person_and_answer_a_fragment(limited, monk
         db.session.add(project)
         db.session.commit()
         pid = project.id
-    from portal.provisioning import Status
-    monkeypatch.setattr(code.provisioning, "reconcile",
-                        lambda *a, **k: Status("building", "Building…"))
     headers = {"HX-Request": "true", "X-CSRFToken": csrf_from(ada, "/")}
     allowed = int(ratelimit.STATUS_POLLS.split()[0])
     for _ in range(allowed):  # ~5 a second for two minutes' worth of a fast IDE start: fine

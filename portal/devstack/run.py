@@ -52,11 +52,16 @@ def _start(app, port: int, name: str) -> ServerThread:
 
 
 def serve_embedded(app: Flask, host: str, port: int, build_seconds: float) -> None:
-    servers = start_simulators(app.config["SETTINGS"], build_seconds)
+    from ..workspaces.queue import InProcessWorker
+    settings = app.config["SETTINGS"]
+    servers = start_simulators(settings, build_seconds)
+    worker = InProcessWorker(app, settings.worker_threads).start()  # the reconciler tier
     click.echo(f"Simulated Coder at {DEV_CODER_URL}, Gitea at {DEV_GITEA_URL}")
+    click.echo(f"Provisioning worker in-process ({settings.worker_threads} threads)")
     click.echo(f"Portal at http://{APP_DOMAIN}:{port}/ (dev sign-in; bound to {host})")
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
+        worker.stop()
         for server in servers:
             server.stop()

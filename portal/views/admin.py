@@ -73,7 +73,23 @@ def system():
                 "Coder": _version(lambda: svc.coder.buildinfo()["version"]),
                 "Gitea": _version(svc.gitea.version)}
     return render_template("admin/system.html", checks=checks, versions=versions,
-                           settings=svc.settings.public_view(), counts=counts(), section="system")
+                           settings=svc.settings.public_view(), counts=counts(),
+                           worker=_worker_view(), section="system")
+
+
+def _worker_view() -> dict[str, str]:
+    """The reconciler tier at a glance: queue depth, last tick, last sweep, housekeeping."""
+    from ..workspaces import beats
+    from ..workspaces.queue import queue
+    depth = queue().depth()
+    view = {"Queue": (f"{depth['pending']} waiting, {depth['scheduled']} scheduled" if depth
+                      else "unreachable (PORTAL_QUEUE_URL)")}
+    for name, label in (("tick", "Last tick"), ("sweep", "Last sweep that enqueued work"),
+                        ("housekeeping", "Last housekeeping"), ("drift", "Last drift check")):
+        since, row = beats.seconds_since(name), beats.last(name)
+        info = ", ".join(f"{k} {v}" for k, v in (row.info or {}).items()) if row else ""
+        view[label] = "never" if since is None else f"{since:.0f} s ago" + (f" ({info})" if info else "")
+    return view
 
 
 # The other areas register their routes on `bp`.

@@ -1,37 +1,75 @@
-"""The Code tab: record the intent, poll reconcile through a self-replacing partial, embed the IDE."""
+"""The Code tab: record the intent, show the row the worker writes (a poll only reads), embed
+the IDE (the one outbound call: Coder's auth-redirect hand-off when the ready IDE is shown)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+import hashlib
+from dataclasses import replace
 
-from .. import pass_runner, provisioning, workspace_actions
-from ..clients.http import ServiceError
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user, login_required
+from sqlalchemy import and_
+
+from .. import provisioning, tokens
+from ..clients.http import ServiceError, Unauthorized
+from ..extensions import db
 from ..htmx import hx_redirect
+from ..models import Membership, Project, WorkspaceState
 from ..permissions import effective_role, project_for
 from ..services import services
+from ..workspaces import intent
+from ..workspaces.status import STAGES, Status, stored_status
 
 bp = Blueprint("code", __name__)
-# How long the status partial waits before its next poll, by stage: the portal's own steps
-# follow each other at once; a build takes minutes; the last step (agent and IDE start) is
-# polled often so the IDE appears soon after it is ready.
-POLL_SECONDS = {"repository": 0.2, "account": 0.2, "workspace": 0.5, "building": 1.0,
+# How long the status partial waits before its next poll, by stage: the worker does the
+# portal's own steps in one go; a build takes minutes (the worker watches it; a poll is a
+# cheap read, mostly a 304); the agent and IDE start in seconds, polled often.
+POLL_SECONDS = {"repository": 0.5, "account": 0.5, "workspace": 0.5, "building": 1.0,
                 "starting": 0.25}
 TRANSIENT_POLL_SECONDS = 3.0
-PENDING_POLL_SECONDS = 1.0  # the pass goes on beside the request (a busy Gitea or Coder)
+PENDING_POLL_SECONDS = 1.0  # queued, or a quick check of a workspace seen ready a while ago
 
 
-def poll_seconds(status) -> float:
+def poll_seconds(status: Status) -> float:
     if status.transient:
         return TRANSIENT_POLL_SECONDS
     seconds = POLL_SECONDS.get(status.stage, 1.5)
     return max(seconds, PENDING_POLL_SECONDS) if status.pending else seconds
 
 
-def _render(project, status):
+def _render(project: Project, state: WorkspaceState):
+    status = stored_status(state)
+    if status.ready:
+        status = _hand_off(state, status)
     if status.ready:
         return render_template("code/_ide.html", project=project, status=status)
     return render_template("code/_status.html", project=project, status=status,
-                           stages=provisioning.STAGES, poll=poll_seconds(status))
+                           stages=STAGES, poll=poll_seconds(status))
+
+
+def _hand_off(state: WorkspaceState, status: Status) -> Status:
+    """The iframe's src: Coder's auth-redirect with the person's own token (one call per open)."""
+    svc = services()
+    token = tokens.stored(svc, current_user, tokens.CODER_TOKEN)
+    if token is None:
+        return _renew(state)
+    try:
+        iframe = svc.coder.as_user(token).auth_redirect(token, state.app_url)
+    except Unauthorized:
+        tokens.forget(current_user, tokens.CODER_TOKEN)
+        return _renew(state)
+    except ServiceError as exc:
+        return Status("starting", exc.user_message + " Retrying automatically.", transient=True)
+    return provisioning.with_ai_notice(svc, current_user, state,
+                                       replace(status, iframe_url=iframe))
+
+
+def _renew(state: WorkspaceState) -> Status:
+    """No usable token for the hand-off: the worker mints one, then the IDE shows."""
+    provisioning.set_stage(state, "starting")
+    state.status_message = "Renewing your workspace credentials…"
+    intent.request_pass(state)
+    return stored_status(state)
 
 
 @bp.get("/projects/<int:project_id>/code")
@@ -40,47 +78,74 @@ def tab(project_id: int):
     project, role = project_for(current_user, project_id)
     state = provisioning.workspace_state(current_user, project)
     return render_template("code/tab.html", project=project, role=effective_role(current_user, role),
-                           tab="code", status=provisioning.stored_status(state),
-                           stages=provisioning.STAGES)
-
-
-def _pass(project_id: int, intent=None):
-    """The Code tab's status for the signed-in person (after recording `intent`, if any), with
-    a reconcile pass when one is due (portal/pass_runner.py), rendered."""
-    project, _ = project_for(current_user, project_id)  # 404 unless the person may see it
-    if intent is not None:
-        intent(current_user, project)
-    status = pass_runner.show(services(), current_user, project)
-    return _render(project, status)
+                           tab="code", status=stored_status(state), stages=STAGES)
 
 
 @bp.post("/projects/<int:project_id>/code/open")
 @login_required
 def open_(project_id: int):
-    """The intent ("I want my workspace running"), then the first reconcile pass."""
-    return _pass(project_id, provisioning.want_running)
+    """The intent ("I want my workspace running"), recorded and queued; the row as it is."""
+    project, _ = project_for(current_user, project_id)  # 404 unless the person may see it
+    return _render(project, intent.open_workspace(current_user, project))
 
 
-@bp.post("/projects/<int:project_id>/code/status")
+@bp.route("/projects/<int:project_id>/code/status", methods=["GET", "POST"])
 @login_required
 def status(project_id: int):
-    return _pass(project_id)
+    """A poll: one query for the project, the person's role and their row; no outbound call."""
+    row = db.session.execute(
+        db.select(Project, Membership.role, WorkspaceState)
+        .outerjoin(Membership, and_(Membership.group_id == Project.group_id,
+                                    Membership.user_id == current_user.id))
+        .outerjoin(WorkspaceState, and_(WorkspaceState.project_id == Project.id,
+                                        WorkspaceState.user_id == current_user.id))
+        .where(Project.id == project_id)).first()
+    if row is None or (row[1] is None and not current_user.is_admin):
+        abort(404)
+    project, _, state = row
+    if state is None:  # no open recorded yet (an old page): record it now
+        state = intent.open_workspace(current_user, project)
+    intent.watched(state)
+    # A conditional response: the browser revalidates its copy of the partial (ETag), and a
+    # row that shows the same as last time answers 304 without rendering (never when ready:
+    # the IDE needs a fresh hand-off).
+    status = stored_status(state)
+    tag = None if status.ready else _etag(state, status)
+    if tag is not None and tag in request.if_none_match:
+        return _not_modified(tag)
+    resp = make_response(_render(project, state))
+    if tag is not None:
+        resp.set_etag(tag)
+        resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+def _etag(state: WorkspaceState, status: Status) -> str:
+    shown = (state.project_id, status.stage, status.message, status.log_tail, status.warnings,
+             status.failed, status.transient, status.stopped, status.pending)
+    return hashlib.blake2b(repr(shown).encode(), digest_size=12).hexdigest()
+
+
+def _not_modified(tag: str):
+    resp = make_response("", 304)
+    resp.set_etag(tag)
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
 
 
 @bp.post("/projects/<int:project_id>/code/retry")
 @login_required
 def retry(project_id: int):
-    return _pass(project_id, lambda user, project: provisioning.want_running(user, project, retry=True))
+    project, _ = project_for(current_user, project_id)
+    return _render(project, intent.open_workspace(current_user, project, retry=True))
 
 
 @bp.post("/projects/<int:project_id>/code/keepalive")
 @login_required
 def keepalive(project_id: int):
+    """The open IDE beats: recorded as "watched"; the worker pushes Coder's deadline out."""
     project, _ = project_for(current_user, project_id)
-    try:
-        workspace_actions.keep_alive(services(), current_user, project)
-    except ServiceError:
-        return "", 204  # best effort: the next beat tries again
+    intent.watched(provisioning.workspace_state(current_user, project))
     return "", 204
 
 
@@ -91,15 +156,11 @@ def workspace_action(project_id: int, action: str):
     if action not in ("start", "stop", "restart"):
         flash("Unknown action.", "error")
         return redirect(url_for("projects.show", project_id=project.id), 303)
-    try:
-        if action == "restart":
-            workspace_actions.set_running(services(), current_user, project, running=False)
-            provisioning.want_running(current_user, project)
-            return hx_redirect(url_for("code.tab", project_id=project.id))
-        message = workspace_actions.set_running(services(), current_user, project, running=action == "start")
-        flash(message, "success")
-    except ServiceError as exc:
-        flash(f"{exc.user_message} Nothing was changed; try again in a moment.", "error")
+    if action == "restart":
+        intent.set_running(current_user, project, running=False)
+        intent.open_workspace(current_user, project)
+        return hx_redirect(url_for("code.tab", project_id=project.id))
+    flash(intent.set_running(current_user, project, running=action == "start"), "success")
     if action == "start":
         return hx_redirect(url_for("code.tab", project_id=project.id))
     return hx_redirect(url_for("projects.show", project_id=project.id))

@@ -42,6 +42,14 @@ def run_checks(app) -> dict:
     except Exception as exc:  # noqa: BLE001 - any driver error means not ready
         db.session.rollback()
         checks["database"] = {"ok": False, "error": type(exc).__name__}
+    if checks["database"]["ok"]:
+        from ..workspaces.beats import worker_problem
+        try:
+            problem = worker_problem(settings.worker_stale_seconds)
+        except Exception as exc:  # noqa: BLE001 - schema not migrated yet
+            db.session.rollback()
+            problem = f"cannot read the worker heartbeat ({type(exc).__name__})"
+        checks["worker"] = {"ok": problem is None, **({"error": problem} if problem else {})}
     checks["coder"] = _probe("coder", settings.coder_url, "/healthz")
     checks["gitea"] = _probe("gitea", settings.gitea_url, "/api/healthz")
     if settings.oidc_enabled:

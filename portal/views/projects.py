@@ -50,10 +50,19 @@ def new(slug: str):
                 db.session.rollback()
                 form.slug.errors = ["A project with this short name was just created; choose another."]
             else:
+                _prewarm(project)
                 flash(f"Project “{project.name}” created. Open its Code tab to start working.", "success")
                 return redirect(url_for("projects.show", project_id=project.id), 303)
     status = 400 if form.is_submitted() else 200
     return render_template("projects/new.html", form=form, group=group), status
+
+
+def _prewarm(project: Project) -> None:
+    """PORTAL_PREWARM: the creator's (or every member's) workspace is built and stopped."""
+    from ..services import services
+    from ..workspaces import intent
+    mode = services().settings.prewarm
+    intent.prewarm(project, intent.prewarm_targets(project, current_user, mode))
 
 
 @bp.get("/projects/<int:project_id>")

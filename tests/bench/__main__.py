@@ -6,10 +6,13 @@ from tests.bench import admin_users, code_tab
 
 if __name__ == "__main__":
     logging.disable(logging.INFO)
-    which = sys.argv[1:] or ["code_tab", "load", "admin_users"]
+    which = sys.argv[1:] or ["code_tab", "observe", "polls", "load", "admin_users"]
     if "polls" in which:  # `python -m tests.bench polls [--polls 1000 --db sqlite|postgres|both]`
         from tests.bench import polls
-        polls.main(sys.argv[sys.argv.index("polls") + 1:])
+        polls.main(sys.argv[sys.argv.index("polls") + 1:] if "polls" in sys.argv else [])
+    if "observe" in which:  # `python -m tests.bench observe [--sizes 10,100,500]`
+        from tests.bench import observe
+        observe.main(sys.argv[sys.argv.index("observe") + 1:] if "observe" in sys.argv else [])
     if "code_tab" in which:
         code_tab.main()
     if "admin_users" in which:

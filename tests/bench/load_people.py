@@ -34,10 +34,7 @@ class Browser:
             send["Cookie"] = f"{COOKIE}={self.cookie}"
         started = time.monotonic()
         try:
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            self.conn.request(method, path, body=body, headers=send)
-            resp = self.conn.getresponse()
+            resp = self._send(method, path, body, send)
             text = resp.read().decode("utf-8", "replace")
             status, got = resp.status, resp.headers
             if resp.will_close:
@@ -56,10 +53,36 @@ class Browser:
                 self.cookie = value.split(";", 1)[0].split("=", 1)[1]
         return status, text, got
 
+    def _send(self, method: str, path: str, body: str | None, headers: dict):
+        """As a browser: a request on a kept-alive connection the server has closed meanwhile
+        is sent again once on a new connection."""
+        reused = self.conn is not None
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            return self.conn.getresponse()
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+            if not reused:
+                raise
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.conn.request(method, path, body=body, headers=headers)
+            return self.conn.getresponse()
+
     def htmx(self, path: str, kind: str) -> tuple[int, str]:
         status, text, _ = self.request("POST", path, kind, body="", headers={
             "HX-Request": "true", "X-CSRFToken": self.csrf, "Content-Length": "0"})
         return status, text
+
+    def poll(self, path: str, kind: str, last: tuple[str, str]) -> tuple[tuple[str, str], str]:
+        """GET the status partial as a browser does with its ETag: a 304 keeps the old body."""
+        etag, body = last
+        headers = {"HX-Request": "true", **({"If-None-Match": etag} if etag else {})}
+        status, text, got = self.request("GET", path, kind, headers=headers)
+        if status == 304:
+            return last, body
+        return ((got.get("ETag", "") if got else ""), text), text
 
 
 def person(port: int, cookie: str, csrf: str, project_id: int, go: threading.Event, t0: list,
@@ -72,9 +95,12 @@ def person(port: int, cookie: str, csrf: str, project_id: int, go: threading.Eve
     time.sleep(random.uniform(0, 1.0))  # people do not arrive in lockstep
     browser.request("GET", "/", "dashboard")
     _, body = browser.htmx(f"/projects/{project_id}/code/open", "open")
-    flip = False
+    flip, last, ready_seen = False, ("", body), False
     while time.monotonic() < end:
         if "<iframe" in body:  # ready: keep one request a second, as a person browsing
+            if not ready_seen:  # when this person's IDE appeared (not a request)
+                ready_seen = True
+                samples.append(("ready", time.monotonic() - t0[0], 0.0, 200))
             time.sleep(1.0)
             if flip:
                 _, body = browser.htmx(f"/projects/{project_id}/code/open", "reopen")
@@ -86,7 +112,7 @@ def person(port: int, cookie: str, csrf: str, project_id: int, go: threading.Eve
         time.sleep(int(delay.group(1)) / 1000 if delay else 1.0)
         if time.monotonic() >= end:
             break
-        _, body = browser.htmx(f"/projects/{project_id}/code/status", "poll")
+        last, body = browser.poll(f"/projects/{project_id}/code/status", "poll", last)
     if browser.conn is not None:
         browser.conn.close()
 

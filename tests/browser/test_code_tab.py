@@ -59,7 +59,8 @@ def test_code_tab_stages_iframe_and_reload(page: Page, portal):
     stages = watch_stages(page)
     assert stages[-1] == "ready", stages
     shown = [s for s in stages if s != "ready"]
-    assert len(shown) >= 3, stages
+    # The worker does the portal's own steps in one go, so a poll may see only some of them.
+    assert len(shown) >= 2 and "building" in shown, stages
     order = ["repository", "account", "workspace", "building", "starting"]
     assert [order.index(s) for s in shown] == sorted(order.index(s) for s in shown), stages
 

@@ -14,7 +14,7 @@ from .conftest_helpers import (COMPOSE_DIR, COMPOSE_FILE, ENV_EXAMPLE, env_examp
 EXPECTED_SERVICES = {
     "caddy", "ca-export", "postgres", "portal-migrate", "portal", "coder", "workspace-image",
     "gitea", "authentik-server", "authentik-worker", "litellm", "minio", "mailpit",
-    "act-runner", "drone-server", "drone-runner", "testdb", "devdb",
+    "act-runner", "drone-server", "drone-runner", "testdb", "devdb", "redis", "worker",
 }
 ONE_SHOT = {"ca-export", "portal-migrate", "workspace-image"}
 
@@ -144,7 +144,10 @@ def test_gitea_settings():
 
 def test_authentik_without_redis_and_recent():
     services = resolved_config()["services"]
-    assert not any("redis" in (s.get("image") or "") for s in services.values())
+    # The only Redis is the portal's job queue (issue 13); Authentik 2025.10 needs none.
+    assert {n for n, s in services.items() if "redis" in (s.get("image") or "")} == {"redis"}
+    for name in ("authentik-server", "authentik-worker"):
+        assert "redis" not in (services[name].get("depends_on") or {})
     for name in ("authentik-server", "authentik-worker"):
         image = services[name]["image"]
         year, month = (int(x) for x in image.rsplit(":", 1)[1].split(".")[:2])

@@ -1,0 +1,162 @@
+"""The queue's tasks: reconcile(person, project), the observation tick, the minute's housekeeping.
+
+reconcile runs one idempotent pass (portal/provisioning.py) under the row's database lease and
+goes on through the portal's own quick steps; a build is then watched by the tick, and trouble
+is retried after a pause. The tick is one chain for the whole tier (a claim in worker_beats):
+one batched Coder read for every workspace in flight (observe.py), often while one starts,
+then the sweep that enqueues every row that is due, so a lost message or a killed worker only
+delays. The housekeeping (Huey periodic task, each minute, one worker) restarts a lost chain
+and does the work that used to wait for a person's request.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from typing import Callable
+
+from flask import Flask
+from huey import crontab
+
+from .. import provisioning
+from ..extensions import db
+from ..models import Project, User, WorkspaceState, utcnow
+from ..permissions import acting_role
+from ..services import services
+from ..tokens import aware
+from . import beats, housekeeping, observe
+
+log = logging.getLogger(__name__)
+TICK_IDLE = 2                        # seconds to the next tick with nothing in flight
+TICK_SPAN = 5.0                      # a tick with work in flight looks again for this long
+STEP = {"starting": 0.25, "building": 0.5}  # between looks, by the busiest stage in flight
+RETRY_SECONDS = 3                    # a pass that met transient trouble runs again after this
+BACKSTOP = dt.timedelta(seconds=60)  # a building row is passed again this often (tick lost)
+QUICK_STAGES = ("repository", "account", "workspace")
+
+
+def register(huey, app: Flask) -> dict[str, Callable]:
+    """The tasks bound to this app; names are stable across processes (module.function)."""
+
+    @huey.task(name="portal.reconcile")
+    def reconcile(user_id: int, project_id: int) -> None:
+        with app.app_context():
+            run_pass(app, user_id, project_id)
+
+    @huey.task(name="portal.tick")
+    def tick(chain: str | None = None) -> None:
+        with app.app_context():
+            run_tick(app, chain or uuid.uuid4().hex)
+
+    @huey.periodic_task(crontab(), name="portal.housekeeping")
+    def minute() -> None:
+        with app.app_context():
+            housekeeping.run(app)
+
+    return {"reconcile": reconcile, "tick": tick, "housekeeping": minute}
+
+
+def _queue(app: Flask):
+    return app.extensions["portal.queue"]
+
+
+def run_pass(app: Flask, user_id: int, project_id: int) -> provisioning.Status | None:
+    """One job: passes until the workspace waits on Coder (or is settled), then its next time."""
+    db.session().expire_on_commit = False  # what others change (lease, tokens) is re-read
+    user, project = db.session.get(User, user_id), db.session.get(Project, project_id)
+    # The role when the pass starts, not when it was asked for: a member removed meanwhile is
+    # not put back into a Gitea team, a deactivated person gets nothing built.
+    role = acting_role(user, project) if user and project else None
+    if role is None:
+        _set_due(user_id, project_id, None)
+        return None
+    svc = services()
+    lease = dt.timedelta(seconds=svc.settings.reconcile_lease_seconds)
+    _set_due(user_id, project_id, utcnow() + lease + dt.timedelta(seconds=5))  # killed: swept
+    status = None
+    for _ in range(len(QUICK_STAGES) + 2):
+        db.session.expire_all()  # the lease and the row as the last pass left them
+        status = provisioning.reconcile(svc, user, project, role)
+        if status.failed or status.transient or status.stage not in QUICK_STAGES:
+            break
+    state = provisioning.workspace_state(user, project)
+    db.session.refresh(state)
+    q = _queue(app)
+    until = aware(state.lease_until)
+    if state.lease_owner and until and until > utcnow():  # another worker's pass holds the row
+        _due(state, 2)
+        q.enqueue("reconcile", user_id, project_id, delay=2)
+    elif status.failed or status.ready or status.stopped:
+        _due(state, None)
+    elif status.transient:
+        _due(state, RETRY_SECONDS)
+        q.enqueue("reconcile", user_id, project_id, delay=RETRY_SECONDS)
+    elif status.stage in QUICK_STAGES:  # the portal's own steps go on at once
+        _due(state, 10)
+        q.enqueue("reconcile", user_id, project_id, delay=1)
+    else:  # building or starting: the tick watches it; the sweep is the backstop
+        _due(state, BACKSTOP.total_seconds())
+        q.enqueue("tick")
+    db.session.commit()
+    return status
+
+
+def _due(state: WorkspaceState, seconds: float | None) -> None:
+    state.due_at = None if seconds is None else utcnow() + dt.timedelta(seconds=seconds)
+
+
+def _set_due(user_id: int, project_id: int, when: dt.datetime | None) -> None:
+    db.session.execute(db.update(WorkspaceState).where(
+        WorkspaceState.user_id == user_id, WorkspaceState.project_id == project_id)
+        .values(due_at=when).execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def run_tick(app: Flask, chain: str) -> observe.Observation | None:
+    """The tier's one observation chain: look, sweep, schedule the next tick."""
+    if not beats.claim("tick", chain, dt.timedelta(seconds=TICK_IDLE + 5)):
+        return None  # another chain holds it: this one ends here
+    svc, q = services(), _queue(app)
+    deadline = time.monotonic() + TICK_SPAN
+    total = observe.Observation()
+    while True:
+        seen = observe.observe(svc, observe.in_flight())
+        total.calls += seen.calls
+        total.stages, total.error = seen.stages, seen.error
+        for user_id, project_id in seen.needs_pass:
+            _set_due(user_id, project_id, utcnow() + dt.timedelta(seconds=10))
+            q.enqueue("reconcile", user_id, project_id)
+        step = min((STEP.get(s, 1.0) for s in seen.stages), default=None)
+        if step is None or time.monotonic() + step > deadline:
+            break
+        beats.claim("tick", chain, dt.timedelta(seconds=TICK_SPAN + 5))
+        time.sleep(step)
+    swept = sweep(q)
+    beats.beat("tick", in_flight=len(total.stages), calls=total.calls, swept=swept,
+               error=total.error)
+    if total.stages:  # still in flight: go on at once (a durable point every TICK_SPAN)
+        q.enqueue("tick", chain)
+    else:
+        q.enqueue("tick", chain, delay=TICK_IDLE)
+    return total
+
+
+def sweep(q) -> int:
+    """Enqueue a pass for every row that is due and not leased (lost messages, killed workers)."""
+    now = utcnow()
+    rows = db.session.execute(db.select(WorkspaceState.id, WorkspaceState.user_id,
+                                        WorkspaceState.project_id).where(
+        WorkspaceState.due_at <= now,
+        db.or_(WorkspaceState.lease_until.is_(None), WorkspaceState.lease_until < now))
+        .limit(500)).all()
+    if not rows:
+        return 0
+    db.session.execute(db.update(WorkspaceState).where(
+        WorkspaceState.id.in_([r.id for r in rows]))
+        .values(due_at=now + dt.timedelta(seconds=30)).execution_options(synchronize_session=False))
+    db.session.commit()
+    for row in rows:
+        q.enqueue("reconcile", row.user_id, row.project_id)
+    beats.beat("sweep", enqueued=len(rows))
+    return len(rows)

@@ -1,0 +1,102 @@
+"""Batched observation: every workspace in flight read with one Coder call a page per tick.
+
+`GET /api/v2/workspaces?q=id:<uuid>,<uuid>,…` (real Coder's coderd/searchquery parses `id:`
+as a comma list of UUIDs: coderd/searchquery/search.go, v2.x `parser.UUIDs(values, nil, "id")`),
+split into pages of PAGE ids. What each workspace shows is written on its row for the Code
+tab's polls to read; a row that needs an action (start, stop, a failure to explain, a
+vanished workspace, a build past its time) is handed back for a reconcile pass. The build-log
+tail is read only for rows whose Code tab was polled in the last WATCHED seconds.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .. import provisioning
+from ..clients.coder import readiness
+from ..clients.http import ServiceError
+from ..extensions import db
+from ..models import User, WorkspaceState, utcnow
+from ..services import Services
+from ..tokens import aware
+
+IN_FLIGHT = ("building", "starting")
+PAGE = 100
+WATCHED = dt.timedelta(seconds=10)
+
+
+@dataclass
+class Observation:
+    stages: set[str] = field(default_factory=set)       # stages still in flight after the tick
+    needs_pass: list[tuple[int, int]] = field(default_factory=list)  # (user id, project id)
+    calls: int = 0                                       # Coder calls this tick made
+    error: str | None = None
+
+
+def in_flight() -> list[WorkspaceState]:
+    now = utcnow()
+    return list(db.session.scalars(db.select(WorkspaceState).where(
+        WorkspaceState.stage.in_(IN_FLIGHT), WorkspaceState.coder_workspace_id.is_not(None),
+        db.or_(WorkspaceState.lease_until.is_(None), WorkspaceState.lease_until < now))))
+
+
+def observe(services: Services, rows: list[WorkspaceState]) -> Observation:
+    out = Observation()
+    if not rows:
+        return out
+    seen: dict[str, dict] = {}
+    ids = [r.coder_workspace_id for r in rows]
+    try:
+        for start in range(0, len(ids), PAGE):
+            out.calls += 1
+            for ws in services.coder.workspaces_by_id(ids[start:start + PAGE]):
+                seen[ws["id"]] = ws
+    except ServiceError as exc:  # the next tick looks again; the polls show what was seen
+        out.error = exc.user_message
+        out.stages = {r.stage for r in rows}
+        return out
+    now = utcnow()
+    for row in rows:
+        _apply(services, row, seen.get(row.coder_workspace_id), now, out)
+    db.session.commit()
+    return out
+
+
+def _apply(services: Services, row: WorkspaceState, ws: dict | None, now: dt.datetime,
+           out: Observation) -> None:
+    status = readiness(ws)
+    started = aware(row.stage_started_at)
+    late = started is not None and (now - started).total_seconds() > services.settings.build_timeout
+    if (ws is None or status.failed or late or row.desired_state != "running"
+            or status.stage in ("stopped", "deleting", "deleted", "not_created")
+            or (status.ready and row.prepared)):
+        out.needs_pass.append((row.user_id, row.project_id))
+        return
+    stage = provisioning.CODER_TO_STAGE.get(status.stage, "building")
+    row.build_id = status.build_id
+    if stage == "ready":
+        username = db.session.scalar(db.select(User.username).where(User.id == row.user_id))
+        provisioning.set_stage(row, "ready")
+        row.app_url = provisioning.app_url_of(services, ws, username or "",
+                                              row.coder_workspace_name or f"proj-{row.project_id}")
+        row.observed_at, row.due_at = now, None
+        row.status_message, row.log_tail = "Ready.", None
+        row.status_warnings = list(status.warnings) or None
+        return
+    message = ("Starting your workspace… (the last stop is finishing)"
+               if status.stage == "stopping" else status.message)
+    provisioning.set_stage(row, stage)
+    if row.status_message != message:
+        row.status_message = message
+    if list(status.warnings) != (row.status_warnings or []):
+        row.status_warnings = list(status.warnings) or None
+    watched = aware(row.watched_at)
+    if stage == "building" and status.build_id and watched and now - watched < WATCHED:
+        out.calls += 1
+        try:
+            tail = services.coder.build_logs(status.build_id, tail=20)
+        except ServiceError:
+            tail = None  # the log is a nicety
+        if tail is not None and list(tail.lines[-6:]) != (row.log_tail or []):
+            row.log_tail = list(tail.lines[-6:]) or None
+    out.stages.add(stage)
