@@ -36,6 +36,11 @@ def _world(stack):
         github_tokens.store(services(), bob, GITHUB_TOKEN)
         ws_id = provisioning.workspace_state(bob, project).coder_workspace_id
         kinds = set(db.session.scalars(db.select(UserSecret.kind).where(UserSecret.user_id == bob.id)))
+        project_id = project.id
+    # Bob's Code tab shows the ready IDE: the web tier's hand-off, where Coder mints the
+    # application-connect key the iframe signs in with.
+    shown = bob_client.get(f"/projects/{project_id}/code/status", headers={"HX-Request": "true"})
+    assert "<iframe" in shown.get_data(as_text=True)
     return admin, bob_client, ws_id, kinds
 
 
