@@ -53,9 +53,10 @@ def scanned(make_app, tmp_path):
     coder.stop()
 
 
-def test_no_secret_in_clear_anywhere(scanned, caplog):
+def test_no_secret_in_clear_anywhere(scanned, caplog, start_worker):
     from tests.test_code_tab import open_code
     app, coder, idp, tmp_path = scanned
+    start_worker(app)  # the reconciler tier: its log lines are scanned too
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
 
