@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message = None  # the sign-in page says what to do; no scolding on a first visit
     login_manager.login_message_category = "info"
     if settings.oidc_enabled:
         oauth = OAuth(app)
@@ -281,8 +281,10 @@ def dev_login():
                                .order_by(User.last_seen_at.desc()).limit(20)).all()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
+        before = db.session.scalar(db.select(User.name).where(User.sub == f"dev:{email}"))
         claims = {"sub": f"dev:{email}", "email": email, "email_verified": True,
-                  "name": (form.name.data or "").strip() or email.split("@")[0],
+                  # an empty name keeps the one this person had (never renames them to the email)
+                  "name": (form.name.data or "").strip() or before or email.split("@")[0],
                   "preferred_username": email.split("@")[0],
                   "groups": [current_app.config["SETTINGS"].oidc_admin_group] if form.admin.data else []}
         return _finish_sign_in(claims, "dev")

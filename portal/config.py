@@ -22,9 +22,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
-# The dev stack's fixed loopback addresses and tokens (portal/devstack/__main__.py).
-DEV_CODER_URL = "http://127.0.0.1:7080"
-DEV_GITEA_URL = "http://127.0.0.1:7300"
+# The dev stack's loopback addresses (ports: PORTAL_DEV_CODER_PORT, PORTAL_DEV_GITEA_PORT)
+# and tokens (portal/devstack/__main__.py).
+DEV_CODER_PORT = 7080
+DEV_GITEA_PORT = 7300
+DEV_CODER_URL = f"http://127.0.0.1:{DEV_CODER_PORT}"
+DEV_GITEA_URL = f"http://127.0.0.1:{DEV_GITEA_PORT}"
 DEV_CODER_TOKEN = "devstack-coder-admin-token"
 DEV_GITEA_TOKEN = "devstack-gitea-admin-token"
 # The simulated LiteLLM runs only when LITELLM_URL is set to this address (off by default).
@@ -84,6 +87,8 @@ class Settings:
     drift_apply: bool = False           # PORTAL_DRIFT_APPLY: the hourly drift check repairs, not only reports
     worker_stale_seconds: int = 60      # PORTAL_WORKER_STALE_SECONDS: /readyz fails when no worker ran this long
     bind_host: str | None = None
+    dev_coder_port: int = DEV_CODER_PORT  # PORTAL_DEV_CODER_PORT: the simulated Coder (PORTAL_DEV=1)
+    dev_gitea_port: int = DEV_GITEA_PORT  # PORTAL_DEV_GITEA_PORT: the simulated Gitea (PORTAL_DEV=1)
     invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
     removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
     ratelimit_storage: str = _secret("memory://")  # PORTAL_RATELIMIT_STORAGE: Flask-Limiter storage URI
@@ -145,8 +150,10 @@ class Settings:
         elif not dev:
             raise ConfigError("OIDC_ISSUER is required (e.g. https://auth.example.com/application/o/portal/) unless PORTAL_DEV=1")
 
-        coder_url = get("CODER_URL") or (DEV_CODER_URL if dev else None)
-        gitea_url = get("GITEA_URL") or (DEV_GITEA_URL if dev else None)
+        dev_coder_port = _port(env, "PORTAL_DEV_CODER_PORT", DEV_CODER_PORT)
+        dev_gitea_port = _port(env, "PORTAL_DEV_GITEA_PORT", DEV_GITEA_PORT)
+        coder_url = get("CODER_URL") or (f"http://127.0.0.1:{dev_coder_port}" if dev else None)
+        gitea_url = get("GITEA_URL") or (f"http://127.0.0.1:{dev_gitea_port}" if dev else None)
         if not coder_url:
             raise ConfigError("CODER_URL is required (e.g. https://coder.example.com)")
         if not gitea_url:
@@ -230,6 +237,8 @@ class Settings:
             drift_apply=_bool(env, "PORTAL_DRIFT_APPLY", False),
             worker_stale_seconds=_int(env, "PORTAL_WORKER_STALE_SECONDS", 60, minimum=5),
             bind_host=get("PORTAL_BIND_HOST") or get("FLASK_RUN_HOST"),
+            dev_coder_port=dev_coder_port,
+            dev_gitea_port=dev_gitea_port,
             invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
             removal_policy=removal_policy,
             ratelimit_storage=ratelimit_storage,
@@ -254,6 +263,8 @@ class Settings:
                 value = (mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage",
                                                         "queue_url"}
                          else "••••••")
+            if isinstance(value, (tuple, list)):
+                value = ", ".join(map(str, value))
             out[f.name] = "" if value is None else str(value)
         return out
 
@@ -279,6 +290,13 @@ def _int(env: Mapping[str, str], name: str, default, minimum: int = 0):
         raise ConfigError(f"{name} must be a whole number") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default, minimum=1)
+    if value > 65535:
+        raise ConfigError(f"{name} must be a TCP port (1-65535)")
     return value
 
 

@@ -45,11 +45,14 @@ def send(smtp_url: str | None, to: str, subject: str, body: str,
          timeout: float = TIMEOUT) -> str | None:
     """Send one plain-text email. None when sent, else why not (for the page, no secrets)."""
     if not smtp_url:
-        return "No email was sent: the portal has no mail server configured (SMTP_URL)."
+        # For the person inviting: no setting names (admins see SMTP_URL on the System page).
+        return ("No email was sent: this portal does not send email. "
+                "Let them know yourself; the invitation is saved.")
     try:
         target = parse_smtp_url(smtp_url)
     except ValueError as exc:
-        return str(exc)
+        log.warning("email to %s not sent: %s", to, exc)
+        return "The invitation email could not be sent; the invitation itself is saved."
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = target.sender, to, subject
     msg["Message-ID"] = make_msgid(domain=target.sender.rpartition("@")[2] or "portal")

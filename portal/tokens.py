@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 
 CODER_TOKEN = "coder_token"
 GITEA_TOKEN = "gitea_token"
+GITEA_READ_TOKEN = "gitea_read_token"
+# Least privilege for git in a workspace: a reader's workspace gets a token that can only
+# read. Gitea checks both the token's scope and the person's repository permission on every
+# git request (go-gitea/gitea routers/web/repo/githttp.go, httpBase: CheckRepoScopedToken with
+# the level of the access mode, then GetUserRepoPermission + CanAccess), so a clone needs
+# read:repository and only a push needs write:repository.
+GITEA_SCOPES = {GITEA_TOKEN: ("write:repository",), GITEA_READ_TOKEN: ("read:repository",)}
 CODER_TOKEN_LIFETIME = dt.timedelta(hours=12)
 ROTATE_BEFORE = dt.timedelta(hours=2)
 
@@ -112,8 +119,10 @@ def revoke_coder_token(services: Services, user: User) -> bool:
 
 
 def revoke_gitea_token(services: Services, user: User) -> bool:
-    """Delete the person's Gitea token in Gitea and here. Raises ServiceError when Gitea fails."""
-    return _revoke(user, GITEA_TOKEN, "gitea", services.gitea.delete_user_token)
+    """Delete the person's Gitea tokens (write and read) in Gitea and here. Raises ServiceError
+    when Gitea fails."""
+    revoked = [_revoke(user, kind, "gitea", services.gitea.delete_user_token) for kind in GITEA_SCOPES]
+    return any(revoked)
 
 
 def _revoke(user: User, kind: str, service: str, delete) -> bool:
@@ -130,13 +139,15 @@ def _revoke(user: User, kind: str, service: str, delete) -> bool:
     return True
 
 
-def gitea_token(services: Services, user: User, gitea_username: str) -> str:
-    """The person's Gitea token (scope write:repository) for git in their workspaces."""
-    value = stored(services, user, GITEA_TOKEN)
+def gitea_token(services: Services, user: User, gitea_username: str, *, write: bool = True) -> str:
+    """The person's Gitea token for git in their workspaces: write:repository where they may
+    push, read:repository in a workspace where they are a reader (GITEA_SCOPES)."""
+    kind = GITEA_TOKEN if write else GITEA_READ_TOKEN
+    value = stored(services, user, kind)
     if value:
         return value
-    token = services.gitea.create_user_token(gitea_username)
-    db.session.add(UserSecret(user_id=user.id, kind=GITEA_TOKEN, value=services.box.seal(token.secret),
+    token = services.gitea.create_user_token(gitea_username, scopes=GITEA_SCOPES[kind])
+    db.session.add(UserSecret(user_id=user.id, kind=kind, value=services.box.seal(token.secret),
                               key_id=f"{gitea_username}/{token.id}", hint=token.secret[-4:]))
     try:
         db.session.commit()
@@ -146,7 +157,7 @@ def gitea_token(services: Services, user: User, gitea_username: str) -> str:
             services.gitea.delete_user_token(gitea_username, token.id)
         except ServiceError:
             pass
-        return stored(services, user, GITEA_TOKEN) or ""
-    audit.record(user, "token.mint", f"gitea:{gitea_username}", scope="write:repository")
+        return stored(services, user, kind) or ""
+    audit.record(user, "token.mint", f"gitea:{gitea_username}", scope=",".join(GITEA_SCOPES[kind]))
     db.session.commit()
     return token.secret

@@ -13,6 +13,7 @@ from . import ai_keys, github_tokens, tokens
 from .clients.http import ServiceError
 from .extensions import db
 from .models import Project, User
+from .permissions import acting_role
 from .services import Services
 from .workspace_params import PARAMETERS
 
@@ -43,7 +44,9 @@ def workspace_parameters(services: Services, user: User, project: Project) -> di
     gitea_login = user.username
     values = {
         "git_repo": project.clone_url or "",
-        "gitea_token": tokens.gitea_token(services, user, gitea_login),
+        # a reader's workspace can clone but holds no token that could push (least privilege)
+        "gitea_token": tokens.gitea_token(services, user, gitea_login,
+                                          write=_can_write(user, project)),
         # Always sent, "" included, so that a deleted token is gone at the next start.
         "github_token": github_tokens.value(services, user) or "",
         "ai_gateway_key": ai_keys.key_for_workspace(services, user)[0],
@@ -54,6 +57,11 @@ def workspace_parameters(services: Services, user: User, project: Project) -> di
     unknown = set(values) - set(PARAMETERS)
     assert not unknown, f"parameters not declared in workspace_params: {unknown}"
     return values
+
+
+def _can_write(user: User, project: Project) -> bool:
+    role = acting_role(user, project)
+    return role is not None and role.can_write
 
 
 def import_token(services: Services, project: Project) -> str | None:

@@ -251,7 +251,7 @@ def test_code_tab_says_ai_is_unavailable_and_when_changes_apply(ai_stack, start_
     client = ai_stack.app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada")
     _, pid = create_project(client)
-    page = client.get(f"/projects/{pid}/code").get_data(as_text=True)
+    page = client.get(f"/projects/{pid}").get_data(as_text=True)  # the Overview, not the IDE
     assert 'data-testid="next-start-notice"' in page and "next time your workspace starts" in page
     body, stages = open_code(client, pid)
     assert stages[-1] == "ready" and ai_keys.UNAVAILABLE in body

@@ -14,8 +14,8 @@ import click
 from flask import Flask
 from werkzeug.serving import run_simple
 
-from ..config import (DEV_CODER_TOKEN, DEV_CODER_URL, DEV_GITEA_TOKEN, DEV_GITEA_URL,
-                      DEV_LITELLM_URL)
+from ..config import DEV_CODER_TOKEN, DEV_GITEA_TOKEN, DEV_LITELLM_URL
+from . import ports
 from .coder import make_coder_sim
 from .gitea import make_gitea_sim
 from .server import ServerThread
@@ -24,18 +24,30 @@ APP_DOMAIN = "portal.localhost"
 log = logging.getLogger(__name__)
 
 
+def simulated(settings) -> dict[str, int]:
+    """{"Coder": port, "Gitea": port} of the simulators the settings point at (the dev stack's
+    own loopback addresses; a real CODER_URL or GITEA_URL is left alone)."""
+    out = {}
+    if settings.coder_url == f"http://127.0.0.1:{settings.dev_coder_port}":
+        out["Coder"] = settings.dev_coder_port
+    if settings.gitea_url == f"http://127.0.0.1:{settings.dev_gitea_port}":
+        out["Gitea"] = settings.dev_gitea_port
+    return out
+
+
 def start_simulators(settings, build_seconds: float) -> list[ServerThread]:
     """Start the simulators the settings point at (only the dev stack's own addresses)."""
     servers = []
-    if settings.coder_url == DEV_CODER_URL:
-        port = urlsplit(DEV_CODER_URL).port
-        app, _sim = make_coder_sim(admin_token=DEV_CODER_TOKEN, access_url=DEV_CODER_URL,
+    sims = simulated(settings)
+    if "Coder" in sims:
+        port = sims["Coder"]
+        app, _sim = make_coder_sim(admin_token=DEV_CODER_TOKEN, access_url=settings.coder_url,
                                    wildcard_host=f"*.{APP_DOMAIN}:{port}",
                                    build_seconds=build_seconds, agent_seconds=2.0)
         servers.append(_start(app, port, "Coder"))
-    if settings.gitea_url == DEV_GITEA_URL:
+    if "Gitea" in sims:
         app, _sim = make_gitea_sim(admin_token=DEV_GITEA_TOKEN)
-        servers.append(_start(app, urlsplit(DEV_GITEA_URL).port, "Gitea"))
+        servers.append(_start(app, sims["Gitea"], "Gitea"))
     if (settings.litellm_url or "").rstrip("/") == DEV_LITELLM_URL:  # off unless LITELLM_URL says so
         from .litellm import make_litellm_sim
         app, _sim = make_litellm_sim(settings.litellm_master_key)
@@ -54,9 +66,17 @@ def _start(app, port: int, name: str) -> ServerThread:
 def serve_embedded(app: Flask, host: str, port: int, build_seconds: float) -> None:
     from ..workspaces.queue import InProcessWorker
     settings = app.config["SETTINGS"]
+    try:  # every port before anything starts: one clear message instead of werkzeug's
+        if host == "127.0.0.1":
+            ports.check(host, {"portal": port, **simulated(settings)})
+        else:
+            ports.check("127.0.0.1", simulated(settings))
+            ports.check(host, {"portal": port})
+    except ports.PortTaken as exc:
+        raise click.ClickException(str(exc)) from None
     servers = start_simulators(settings, build_seconds)
     worker = InProcessWorker(app, settings.worker_threads).start()  # the reconciler tier
-    click.echo(f"Simulated Coder at {DEV_CODER_URL}, Gitea at {DEV_GITEA_URL}")
+    click.echo(f"Simulated Coder at {settings.coder_url}, Gitea at {settings.gitea_url}")
     click.echo(f"Provisioning worker in-process ({settings.worker_threads} threads)")
     click.echo(f"Portal at http://{APP_DOMAIN}:{port}/ (dev sign-in; bound to {host})")
     try:

@@ -7,10 +7,11 @@ Every view carries `admin_required`; every bad query parameter is a 400 with a m
 from __future__ import annotations
 
 import importlib.metadata
+from collections import Counter
 
 from flask import Blueprint, current_app, render_template
 
-from .. import admin_live
+from .. import admin_live, admin_overview
 from ..admin_query import BadParam
 from ..auth import admin_required
 from ..clients.http import ServiceError
@@ -33,7 +34,9 @@ def counts() -> dict:
     rows = db.session.scalars(db.select(WorkspaceState).where(
         WorkspaceState.coder_workspace_id.is_not(None))).all()
     live, error = admin_live.states_of(services(), rows)
+    by_state = Counter(v.state for v in live.values())
     return {
+        "by_state": {} if error else dict(by_state),
         "users": db.session.scalar(db.select(db.func.count(User.id))),
         "active_users": db.session.scalar(db.select(db.func.count(User.id)).where(User.active.is_(True))),
         "groups": db.session.scalar(db.select(db.func.count(Group.id))),
@@ -47,7 +50,14 @@ def counts() -> dict:
 @bp.get("/")
 @admin_required
 def index():
-    return render_template("admin/index.html", counts=counts(), section="overview")
+    """The overview: counts, and pictures where people would rather look than read."""
+    numbers = counts()
+    spend, spend_problem = admin_overview.ai_spend(services())
+    charts = {"states": admin_overview.workspaces_by_state(numbers["by_state"]),
+              "opens": admin_overview.opens_per_day(),
+              "time_to_ide": admin_overview.time_to_ide_per_day(), "spend": spend}
+    return render_template("admin/index.html", counts=numbers, charts=charts,
+                           spend_problem=spend_problem, section="overview")
 
 
 def _version(read) -> str:

@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, flash, make_response, redirect, render_temp
 from flask_login import current_user, login_required
 from sqlalchemy import and_
 
-from .. import provisioning, tokens
+from .. import audit, provisioning, tokens
 from ..clients.http import ServiceError, Unauthorized
 from ..extensions import db
 from ..htmx import hx_redirect
@@ -84,8 +84,11 @@ def tab(project_id: int):
 @bp.post("/projects/<int:project_id>/code/open")
 @login_required
 def open_(project_id: int):
-    """The intent ("I want my workspace running"), recorded and queued; the row as it is."""
+    """The intent ("I want my workspace running"), recorded and queued; the row as it is. A
+    `code.open` goes into the audit trail (the admin Overview counts opens and the time from an
+    open to the IDE: portal/admin_overview.py)."""
     project, _ = project_for(current_user, project_id)  # 404 unless the person may see it
+    audit.record(current_user, "code.open", project.workspace_name, project_id=project.id)
     return _render(project, intent.open_workspace(current_user, project))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..extensions import db
+from ..form_feedback import feedback, place_slug_reason, touched_fields
 from ..forms import GroupForm
 from ..models import Group, Membership, Role, utcnow
 from ..permissions import can_create_project, can_manage_members, group_for
@@ -28,9 +29,12 @@ def _created_lately() -> int:
 @bp.get("/check")
 @login_required
 def check():
-    """HTMX: the short name a group would get, or why it can't."""
+    """HTMX: the New group form checked as a whole; messages for the fields typed in."""
+    form = GroupForm(formdata=request.args, meta={"csrf": False})
+    form.validate()
     slug, reason = group_slug(request.args.get("name", "")[:200], request.args.get("slug", "")[:200])
-    return render_template("_slug_feedback.html", slug=slug, reason=reason)
+    touched = touched_fields(request.args.get("touched"), request.args)
+    return render_template("_form_feedback.html", fields=feedback(form, touched, slug, reason))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -44,7 +48,7 @@ def new():
     if form.validate_on_submit():
         slug, reason = group_slug(form.name.data.strip(), form.slug.data)
         if reason:
-            form.slug.errors = [reason]
+            place_slug_reason(form, reason)
         else:
             group = Group(slug=slug, name=form.name.data.strip(),
                           description=(form.description.data or "").strip(),

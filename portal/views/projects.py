@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..extensions import db
+from ..form_feedback import place_slug_reason, feedback, touched_fields
 from ..forms import ProjectForm
 from ..models import Project, WorkspaceState
 from ..permissions import can_create_project, effective_role, group_for, project_for
@@ -18,10 +19,14 @@ bp = Blueprint("projects", __name__)
 @bp.get("/groups/<slug>/projects/check")
 @login_required
 def check(slug: str):
+    """HTMX: the New project form checked as a whole; messages for the fields typed in."""
     group, _ = group_for(current_user, slug)
+    form = ProjectForm(formdata=request.args, meta={"csrf": False})
+    form.validate()
     pslug, reason = project_slug(group, request.args.get("name", "")[:200],
                                  request.args.get("slug", "")[:200])
-    return render_template("_slug_feedback.html", slug=pslug, reason=reason)
+    touched = touched_fields(request.args.get("touched"), request.args)
+    return render_template("_form_feedback.html", fields=feedback(form, touched, pslug, reason))
 
 
 @bp.route("/groups/<slug>/projects/new", methods=["GET", "POST"])
@@ -34,7 +39,7 @@ def new(slug: str):
     if form.validate_on_submit():
         pslug, reason = project_slug(group, form.name.data.strip(), form.slug.data)
         if reason:
-            form.slug.errors = [reason]
+            place_slug_reason(form, reason)
         else:
             project = Project(group=group, slug=pslug, name=form.name.data.strip(),
                               description=(form.description.data or "").strip(),
