@@ -13,7 +13,7 @@ GITEA_PORT ?= 7300
 DEV_PORTS := PORTAL_DEV_CODER_PORT=$(CODER_PORT) PORTAL_DEV_GITEA_PORT=$(GITEA_PORT)
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test assets system-deps system-deps-test bench clean
+.PHONY: run test install install-test assets system-deps system-deps-test bench clean ide
 
 run: install assets
 	PORTAL_DEV=1 $(VENV)/bin/flask --app wsgi db upgrade
@@ -62,4 +62,10 @@ bench: install-test assets
 	$(PY) -m tests.bench
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules static/vendor .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules static/vendor .pytest_cache .ide
+
+
+# Optional: a real VS Code in the embedded default's workspaces (code-server into .ide/).
+ide: system-deps
+	scripts/system-deps.sh ide
+	scripts/install-code-server.sh

@@ -95,6 +95,7 @@ class Settings:
     session_idle_minutes: int = 480     # PORTAL_SESSION_IDLE_MINUTES: a session unused this long ends
     portal_url: str | None = None       # PORTAL_URL: the base of every absolute link (emails)
     import_allow_private: bool = False  # PORTAL_IMPORT_ALLOW_PRIVATE: imports from private addresses
+    dev_max_workspaces: int = 4         # PORTAL_DEV_MAX_WORKSPACES: code-servers `portal dev` runs at once
 
     @property
     def oidc_enabled(self) -> bool:
@@ -245,6 +246,7 @@ class Settings:
             session_idle_minutes=_int(env, "PORTAL_SESSION_IDLE_MINUTES", 480, minimum=1),
             portal_url=portal_url,
             import_allow_private=_bool(env, "PORTAL_IMPORT_ALLOW_PRIVATE", False),
+            dev_max_workspaces=_int(env, "PORTAL_DEV_MAX_WORKSPACES", 4, minimum=1),
         )
 
     def public_base(self, dev_port: int | None = None) -> str:

@@ -57,6 +57,8 @@ def test_missing_setting_names_the_variable(missing):
     ("PORTAL_URL", "https://portal.example.com/?next=x"),
     ("PORTAL_SESSION_IDLE_MINUTES", "0"),
     ("PORTAL_IMPORT_ALLOW_PRIVATE", "perhaps"),
+    ("PORTAL_DEV_MAX_WORKSPACES", "0"),
+    ("PORTAL_DEV_MAX_WORKSPACES", "four"),
 ])
 def test_malformed_setting_names_the_variable(name, value):
     with pytest.raises(ConfigError) as err:
@@ -67,6 +69,7 @@ def test_malformed_setting_names_the_variable(name, value):
 def test_dev_mode_has_safe_defaults():
     s = Settings.from_env({"PORTAL_DEV": "1"})
     assert s.dev and s.secret_key and s.coder_url.startswith("http://127.0.0.1")
+    assert s.dev_max_workspaces == 4
 
 
 def test_postgres_url_uses_psycopg3():

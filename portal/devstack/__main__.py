@@ -15,6 +15,8 @@ until the parent process goes away (a killed test run leaves nothing behind).
     READY
 
 Out-of-process control is the simulators' own: `POST /__sim/faults`, `GET /__sim/state`.
+With `--workspaces DIR` the simulated Coder runs real workspaces there (startup.sh,
+and code-server when installed or given with `--code-server`), ended on exit.
 """
 from __future__ import annotations
 
@@ -24,12 +26,14 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from .coder import DEFAULT_ADMIN_TOKEN as CODER_TOKEN
 from .coder import make_coder_sim
 from .gitea import DEFAULT_ADMIN_TOKEN as GITEA_TOKEN
 from .gitea import make_gitea_sim
 from .server import ServerThread
+from .workspace_host import WorkspaceHost, installed_code_server
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -47,16 +51,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Coder's subdomain app hosts are *.<app-domain>:<coder port>")
     parser.add_argument("--max-seconds", type=float, default=0,
                         help="stop after this long (0: until signalled)")
+    parser.add_argument("--gitea-data", default=None,
+                        help="folder of the simulated Gitea's repositories (default: temporary)")
+    parser.add_argument("--workspaces", default=None,
+                        help="run real workspaces (startup.sh, code-server) in this folder")
+    parser.add_argument("--code-server", default=None,
+                        help="code-server executable (default: the one `make ide` installs)")
+    parser.add_argument("--max-workspaces", type=int, default=4)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    host = None
+    if args.workspaces:
+        code_server = Path(args.code_server) if args.code_server else installed_code_server()
+        host = WorkspaceHost(args.workspaces, code_server=code_server,
+                             max_running=args.max_workspaces)
     coder_app, coder = make_coder_sim(admin_token=args.coder_token, build_seconds=args.build_seconds,
-                                      agent_seconds=args.agent_seconds)
-    gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token)
+                                      agent_seconds=args.agent_seconds, host=host)
+    gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token, data_dir=args.gitea_data)
     coder_server = ServerThread(coder_app, host=args.host, port=args.coder_port).start()
     gitea_server = ServerThread(gitea_app, host=args.host, port=args.gitea_port).start()
+    if host is not None:
+        host.gitea_url = gitea_server.url
     wildcard = f"*.{args.app_domain}:{coder_server.port}"
     coder.set_faults(access_url=coder_server.url, wildcard_host=wildcard)
 
@@ -77,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         coder_server.stop()
         gitea_server.stop()
+        if host is not None:
+            host.shutdown()
     return 0
 
 

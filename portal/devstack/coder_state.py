@@ -9,6 +9,7 @@ threads to stop.
 """
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 import string
@@ -17,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from portal.workspace_params import PARAMETERS
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
 RESERVED_NAMES = frozenset({"new", "create"})
@@ -284,3 +287,22 @@ class Workspace:
                 if item.get("name") == name:
                     return str(item.get("value", ""))
         return ""
+
+
+def default_parameters() -> list[dict[str, Any]]:
+    """The template's rich parameters: those of portal/workspace_params.py."""
+    out = []
+    for name, kind in PARAMETERS.items():
+        required = name == "git_repo"
+        out.append({"name": name, "display_name": name.replace("_", " ").title(),
+                    "description": "", "description_plaintext": "", "type": kind,
+                    "form_type": "input", "mutable": True, "ephemeral": False,
+                    "default_value": "", "required": required,
+                    "options": [], "icon": "", "validation_error": "",
+                    "validation_regex": ""})
+    return out
+
+
+def secrets_equal(a: str, b: str) -> bool:
+    """Constant-time comparison, as a real server would do."""
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -18,6 +18,12 @@ Knobs (also settable out of process with `POST /__sim/faults` and a JSON object;
 * `health_fail` – /api/healthz answers 424 "fail";
 * `repo_create_seconds` – how long a repository creation takes (widens races).
 
+Repositories are real bare git repositories under `data_dir` (a temporary
+folder, removed with the simulator, when none is given), served over git's
+smart HTTP protocol at the `clone_url` the API returns (gitea_git.py), with
+the teams' permissions. `sim.add_import_source(url, path)` lets
+`POST /repos/migrate` of `url` really clone the local repository at `path`.
+
 Every reply produced by a fault carries the `X-Devstack-Fault` header, so the
 contract checks in the tests skip it.
 """
@@ -25,14 +31,21 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from portal.devstack.control import control_response
+from portal.devstack.git_repos import RepoStore
+from portal.devstack.gitea_git import GitHTTP, is_git_path
+from portal.devstack.gitea_migrate import source_key
 from portal.devstack.gitea_api import GiteaAPI, Reply, health_body
 from portal.devstack.gitea_state import ADMIN_LOGIN, GiteaState, Repo, SimError, Team, User
 
@@ -64,11 +77,17 @@ class GiteaSim:
     """Control object of one simulated Gitea: knobs, state accessors, counters."""
 
     def __init__(self, admin_token: str = DEFAULT_ADMIN_TOKEN, *,
-                 auth_source_ids: tuple[int, ...] = (1,), **knobs: Any):
+                 auth_source_ids: tuple[int, ...] = (1,), data_dir: str | Path | None = None,
+                 **knobs: Any):
         self.admin_token = admin_token
         self.admin_login = ADMIN_LOGIN
         self.state = GiteaState(admin_token, auth_source_ids=auth_source_ids)
-        self.api = GiteaAPI(self.state)
+        if data_dir is None:
+            data_dir = tempfile.mkdtemp(prefix="gitea-sim-")
+            weakref.finalize(self, shutil.rmtree, data_dir, True)
+        self.disk = RepoStore(Path(data_dir) / "repositories")
+        self.api = GiteaAPI(self.state, self.disk)
+        self.git = GitHTTP(self.state, self.disk)
         self.faults = Faults()
         self._lock = threading.Lock()
         self.request_count = 0
@@ -122,6 +141,23 @@ class GiteaSim:
     def delete_repo(self, owner: str, name: str) -> None:
         with self.state.lock:
             self.state.repos.pop((owner.lower(), name.lower()), None)
+        self.disk.delete(owner, name)
+
+    def block_user(self, name: str, blocked: bool = True) -> None:
+        """Gitea's prohibit_login (an offboarded person): no sign-in, no git."""
+        with self.state.lock:
+            self.state.users[name.lower()].prohibit_login = blocked
+
+    def repo_path(self, owner: str, name: str) -> Path:
+        """The bare repository on disk."""
+        return self.disk.path(owner, name)
+
+    def add_import_source(self, url: str, path: str | Path, *, private: bool = False) -> None:
+        """Make `POST /repos/migrate` of `url` clone the local repository at `path`."""
+        with self.state.lock:
+            self.state.import_sources[source_key(url)] = str(path)
+            if private:
+                self.state.private_sources.add(source_key(url))
 
     def delete_user(self, name: str) -> None:
         with self.state.lock:
@@ -157,6 +193,10 @@ class GiteaSim:
 
     # -- WSGI ------------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response):
+        if is_git_path(environ.get("PATH_INFO", "")) and not self.faults.down:
+            with self._lock:
+                self.request_count += 1
+            return self.git(environ, start_response)
         request = Request(environ)
         response = self._respond(request)
         return response(environ, start_response)

@@ -7,6 +7,7 @@ organisations share one namespace, as in Gitea. Errors are raised as
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import re
@@ -53,6 +54,7 @@ class User:
     is_admin: bool = False
     is_org: bool = False
     must_change_password: bool = False
+    prohibit_login: bool = False  # an offboarded (blocked) person: no sign-in, no git
     password: str = field(default="", repr=False)
     login_name: str = ""
     source_id: int = 0
@@ -166,6 +168,7 @@ class GiteaState:
         self.auth_source_ids = set(auth_source_ids)
         self.migrations: list[dict] = []        # imports by POST /repos/migrate (gitea_migrate.py)
         self.private_sources: set[str] = set()   # gitea_migrate.source_key of sources needing credentials
+        self.import_sources: dict[str, str] = {}  # source_key -> local repository migrate clones
         admin = self._add_user(ADMIN_LOGIN, ADMIN_EMAIL, is_admin=True)
         self.add_token(admin.login, "devstack-admin", scopes=("all",), sha1=admin_token)
 
@@ -313,3 +316,48 @@ class GiteaState:
     def token(self, secret: str) -> Token | None:
         with self.lock:
             return self.tokens.get(secret)
+
+    # -- authentication and permissions ------------------------------------------------------
+    def basic_login(self, header: str) -> tuple[User | None, Token | None]:
+        """Who an Authorization header names: (None, None) without credentials.
+
+        `token X`/`bearer X` is a token; Basic is services/auth/basic.go: a token
+        as user name (empty password or `x-oauth-basic`) or as password (any user
+        name), else user name + password. Bad credentials: SimError 401.
+        """
+        scheme, _, credentials = header.partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() in ("token", "bearer") and credentials:
+            token = self.token(credentials)
+            return (self.user(token.owner), token) if token is not None else (None, None)
+        if scheme.lower() != "basic" or not credentials:
+            return None, None
+        try:
+            uname, _, passwd = base64.b64decode(credentials).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise SimError(401, "invalid username, password or token") from None
+        token = self.token(uname if passwd in ("", "x-oauth-basic") else passwd)
+        if token is not None:
+            return self.user(token.owner), token
+        user = self.user(uname)
+        if user is None or not user.password or user.password != passwd:
+            raise SimError(401, "invalid username, password or token")
+        return user, None
+
+    def repo_access(self, user: User, repo: Repo) -> str:
+        """none/read/write/admin on the code of `repo` (models/perm/access, teams' units_map)."""
+        if user.is_admin or repo.owner.lower() == user.login.lower():
+            return "admin"
+        levels = ("none", "read", "write", "admin")
+        best = "none"
+        with self.lock:
+            for team in self.teams.values():
+                if team.org != repo.owner.lower() or user.login.lower() not in team.members:
+                    continue
+                if team.permission in ("owner", "admin"):
+                    return "admin"
+                level = team.units_map.get("repo.code", "none") \
+                    if team.includes_all_repositories else "none"
+                if level in levels and levels.index(level) > levels.index(best):
+                    best = level
+        return best

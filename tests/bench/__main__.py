@@ -17,6 +17,9 @@ if __name__ == "__main__":
         code_tab.main()
     if "admin_users" in which:
         admin_users.main()
+    if "git_hosting" in which:  # `python -m tests.bench git_hosting`
+        from tests.bench import git_hosting
+        git_hosting.main()
     if "load" in which:  # `python -m tests.bench load [--sizes 100,250,500 ...]`
         from tests.bench import load
         load.main(sys.argv[sys.argv.index("load") + 1:] if "load" in sys.argv else [])
