@@ -58,11 +58,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, errors, security, services, sessions, text_input
+    from . import auth, cli, errors, observability, security, services, sessions, text_input
     from .workspaces import queue
     from .extensions import csrf, db, htmx, migrate
     from .views import register_views
 
+    observability.init_app(app)  # first: its request hooks time and label every request
     _bounded_ids(app)
     sessions.init_app(app)
     db.init_app(app)
@@ -106,7 +107,9 @@ def _setting_names() -> set[str]:
             "PORTAL_WORKER_THREADS", "PORTAL_PREWARM", "PORTAL_DRIFT_APPLY", "PORTAL_WORKER_STALE_SECONDS",
             "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
             "PORTAL_RATELIMIT_STORAGE", "PORTAL_SESSION_IDLE_MINUTES", "PORTAL_URL",
-            "PORTAL_IMPORT_ALLOW_PRIVATE", "PORTAL_DEV_CODER_PORT", "PORTAL_DEV_GITEA_PORT"}
+            "PORTAL_IMPORT_ALLOW_PRIVATE", "PORTAL_DEV_CODER_PORT", "PORTAL_DEV_GITEA_PORT", "PORTAL_DEV_MAX_WORKSPACES",
+            "PORTAL_BEHIND_PROXY", "PORTAL_LOG_FORMAT", "PORTAL_METRICS",
+            "PORTAL_METRICS_ALLOW", "PORTAL_METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 def _engine_options(url: str) -> dict:
@@ -120,7 +123,6 @@ def _engine_options(url: str) -> dict:
 
 def _fix_proxy(app: Flask) -> None:
     """Behind one reverse proxy (compose stack) trust its X-Forwarded-* headers, never in dev."""
-    import os
-    if not app.config["SETTINGS"].dev and os.environ.get("PORTAL_BEHIND_PROXY", "") in ("1", "true"):
+    if not app.config["SETTINGS"].dev and app.config["SETTINGS"].behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

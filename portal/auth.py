@@ -23,6 +23,8 @@ from . import audit, sessions
 from .extensions import db, login_manager
 from .htmx import hx_redirect
 from .models import User, utcnow
+from .observability import context as observability_context
+from .observability.outbound import TimedOAuth2Session
 from .users import SignInRefused, upsert_from_claims
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ def init_app(app: Flask) -> None:
                            "default_timeout": (settings.http_connect_timeout,
                                                settings.http_read_timeout)},
         )
+        oauth.oidc.client_cls = TimedOAuth2Session  # every call to the provider is measured
         app.extensions["portal.oidc"] = oauth.oidc
     app.register_blueprint(bp)
     app.before_request(recheck_claims)
@@ -65,11 +68,14 @@ def load_user(user_id: str) -> User | None:
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not user.active:
+        observability_context.bind_person(None)
         return None
     problem = sessions.problem(user)
     if problem:
         sessions.refuse(problem)
+        observability_context.bind_person(None)
         return None
+    observability_context.bind_person(user.id)  # log lines name the id only
     return user
 
 

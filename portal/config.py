@@ -6,6 +6,7 @@ import time. Secrets are kept out of `repr()` and `public_view()`.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import pathlib
 import re
@@ -39,8 +40,9 @@ DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="  # base64 of
 
 SECRET_FIELDS = {"secret_key", "encryption_key", "oidc_client_secret", "coder_admin_api_key",
                  "gitea_admin_token", "litellm_master_key", "smtp_url", "database_url",
-                 "ratelimit_storage", "queue_url"}
+                 "ratelimit_storage", "queue_url", "metrics_token"}
 PREWARM_MODES = ("creator", "members", "off")
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
 
 
 class ConfigError(Exception):
@@ -96,6 +98,11 @@ class Settings:
     portal_url: str | None = None       # PORTAL_URL: the base of every absolute link (emails)
     import_allow_private: bool = False  # PORTAL_IMPORT_ALLOW_PRIVATE: imports from private addresses
     dev_max_workspaces: int = 4         # PORTAL_DEV_MAX_WORKSPACES: code-servers `portal dev` runs at once
+    behind_proxy: bool = False          # PORTAL_BEHIND_PROXY: trust one proxy's X-Forwarded-*, X-Request-ID
+    log_format: str = "text"            # PORTAL_LOG_FORMAT: text|json
+    metrics_enabled: bool = True        # PORTAL_METRICS: record metrics and serve /metrics
+    metrics_allow: tuple = ()           # PORTAL_METRICS_ALLOW: networks that may read /metrics
+    metrics_token: str | None = _secret(None)  # PORTAL_METRICS_TOKEN: bearer token for /metrics
 
     @property
     def oidc_enabled(self) -> bool:
@@ -202,6 +209,18 @@ class Settings:
         elif not dev:
             raise ConfigError("PORTAL_URL is required: the portal's public base URL, used in "
                               "emailed links (e.g. https://portal.example.com)")
+        log_format = (get("PORTAL_LOG_FORMAT") or "text").lower()
+        if log_format not in {"text", "json"}:
+            raise ConfigError("PORTAL_LOG_FORMAT must be text or json")
+        metrics_token = get("PORTAL_METRICS_TOKEN")
+        if metrics_token and (len(metrics_token) < 16 or not metrics_token.isprintable()
+                              or " " in metrics_token):
+            raise ConfigError("PORTAL_METRICS_TOKEN must be at least 16 printable characters "
+                              "without spaces")
+        multiproc = get("PROMETHEUS_MULTIPROC_DIR")
+        if multiproc and not os.path.isdir(multiproc):
+            raise ConfigError("PROMETHEUS_MULTIPROC_DIR must name an existing directory "
+                              "(gunicorn_conf.py creates it)")
 
         return cls(
             dev=dev,
@@ -247,6 +266,12 @@ class Settings:
             portal_url=portal_url,
             import_allow_private=_bool(env, "PORTAL_IMPORT_ALLOW_PRIVATE", False),
             dev_max_workspaces=_int(env, "PORTAL_DEV_MAX_WORKSPACES", 4, minimum=1),
+            behind_proxy=_bool(env, "PORTAL_BEHIND_PROXY", False),
+            log_format=log_format,
+            metrics_enabled=_bool(env, "PORTAL_METRICS", True),
+            metrics_allow=_networks(get("PORTAL_METRICS_ALLOW") or LOOPBACK_NETWORKS,
+                                    "PORTAL_METRICS_ALLOW"),
+            metrics_token=metrics_token,
         )
 
     def public_base(self, dev_port: int | None = None) -> str:
@@ -366,6 +391,16 @@ def _folder(env: Mapping[str, str], name: str) -> str:
     if not raw.startswith("/") or any(ord(c) < 32 for c in raw) or len(raw) > 200:
         raise ConfigError(f"{name} must be an absolute path in the workspace (e.g. {PROJECT_FOLDER})")
     return raw
+
+
+def _networks(raw: str, name: str) -> tuple:
+    """A comma list of addresses or CIDR networks (IPv4 or IPv6)."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a comma-separated list of addresses or CIDR "
+                          f"networks (e.g. 127.0.0.1/32,10.0.0.0/8)") from None
 
 
 def _url(value: str, name: str) -> None:

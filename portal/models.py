@@ -258,3 +258,17 @@ class Offboarding(db.Model):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class IdeWait(db.Model):
+    """A person waiting for their IDE (portal/observability/ide_waits.py): since when, and the
+    worst thing the passes had to do meanwhile (first_build, start or nothing: running)."""
+
+    __tablename__ = "ide_waits"
+    __table_args__ = (UniqueConstraint("user_id", "project_id", name="uq_ide_wait_user_project"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    intent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False, default="running")

@@ -25,6 +25,7 @@ from .extensions import db
 from .gitea_sync import GiteaIdentityConflict, RepositoryImportFailed, ensure_repository
 from .membership import heal_team_membership
 from .models import Membership, Project, Role, User, WorkspaceState, utcnow
+from .observability import ide_waits, metrics
 from .services import Services
 from .workspace_spec import TemplateMissing, create_workspace, import_token, workspace_parameters
 from .workspaces.status import STAGES, Status, stored_status
@@ -91,6 +92,7 @@ def _release(state: WorkspaceState, owner: str) -> None:
 
 def _set_stage(state: WorkspaceState, stage: str, error: str | None = None) -> None:
     if state.stage != stage:
+        metrics.stage_left(state.stage, state.stage_started_at)
         state.stage = stage
         state.stage_started_at = utcnow()
         state.status_message = None  # what was seen belongs to the old stage
@@ -115,6 +117,7 @@ def _leased_elsewhere(state: WorkspaceState) -> bool:
 # -- intent -------------------------------------------------------------------------------
 def want_running(user: User, project: Project, *, retry: bool = False) -> WorkspaceState:
     """Record "I want my workspace for this project running" (opening the Code tab, Retry)."""
+    ide_waits.intent(user, project)
     state = workspace_state(user, project)
     state.desired_state = "running"
     if retry and state.stage == "failed":
@@ -157,6 +160,7 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
         released = True
         return status
     except ProvisioningFailed as exc:
+        metrics.stage_failed(state.stage, metrics.reason_class(exc))
         db.session.rollback()
         _set_stage(state, "failed", str(exc))
         audit.record(user, "workspace.failed", f"{project.group.slug}/{project.slug}",
@@ -164,15 +168,18 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
         db.session.commit()
         return Status("failed", str(exc), failed=True)
     except (ServiceUnavailable, RateLimited) as exc:
+        metrics.stage_failed(state.stage, metrics.reason_class(exc))
         db.session.rollback()
         return _transient_or_timeout(services, state, exc.user_message + " Retrying automatically.")
     except (Unauthorized, BadResponse) as exc:
         # The portal's own token refused, or a garbled reply (a proxy, an upgrade): fixed
         # outside the person's reach, so keep polling (until PORTAL_BUILD_TIMEOUT) and go on
         # by itself once an administrator or the service has fixed it.
+        metrics.stage_failed(state.stage, metrics.reason_class(exc))
         db.session.rollback()
         return _transient_or_timeout(services, state, _explain(exc) + " Retrying automatically.")
     except ServiceError as exc:
+        metrics.stage_failed(state.stage, metrics.reason_class(exc))
         db.session.rollback()
         _set_stage(state, "failed", _explain(exc))
         db.session.commit()
@@ -253,6 +260,7 @@ def _pass(services: Services, user: User, project: Project, role: Role,
         except TemplateMissing as exc:
             raise ProvisioningFailed(str(exc)) from None
         state.coder_workspace_id = workspace["id"]
+        ide_waits.saw(user, project, "first_build")
         audit.record(user, "workspace.create", project.workspace_name, project_id=project.id)
         db.session.commit()
 
@@ -314,6 +322,7 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
             as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
                 services, user, project))
             audit.record(user, "workspace.start", project.workspace_name, retry=True)
+            ide_waits.saw(user, project, "start")
             _set_stage(state, "building")
             return Status("building", "Starting a new build…")
         tail = _log_tail(as_user, status.build_id)
@@ -324,6 +333,7 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
             services, user, project))
         audit.record(user, "workspace.start", project.workspace_name)
+        ide_waits.saw(user, project, "start")
         _set_stage(state, "building")
         return Status("building", "Starting your workspace…")
     if status.stage == "deleted":

@@ -46,6 +46,7 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("static", "GET"): everyone(200),
     ("health.healthz", "GET"): everyone(200),
     ("health.readyz", "GET"): everyone(503),            # Coder and Gitea are unreachable here
+    ("observability.metrics", "GET"): everyone(200),    # from loopback (test_observability.py)
     ("auth.login", "GET"): signed_in(302, anonymous=200),  # signed in: on to the dashboard
     ("auth.oidc_start", "GET"): everyone(404),          # no OIDC issuer configured (dev)
     ("auth.callback", "GET"): everyone(404),

@@ -21,6 +21,7 @@ and code-server when installed or given with `--code-server`), ended on exit.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         code_server = Path(args.code_server) if args.code_server else installed_code_server()
         host = WorkspaceHost(args.workspaces, code_server=code_server,
                              max_running=args.max_workspaces)
+    # On stderr (stdout carries the settings): one access line per call, with the request ids
+    # the real servers log (access_log.py); werkzeug's own line would only repeat it.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     coder_app, coder = make_coder_sim(admin_token=args.coder_token, build_seconds=args.build_seconds,
                                       agent_seconds=args.agent_seconds, host=host)
     gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token, data_dir=args.gitea_data)

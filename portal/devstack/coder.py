@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 import uuid
 from collections import deque
@@ -28,6 +29,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from portal.devstack import coder_apps, coder_host
+from portal.devstack.access_log import log_access
 from portal.devstack.coder_api import handle_api
 from portal.devstack.coder_state import ApiError
 from portal.devstack.coder_store import CoderStore, Knobs
@@ -38,6 +40,7 @@ DEFAULT_ADMIN_TOKEN = "simadmin01-codersimadminsecret000"
 FAULT_HEADER = "X-Devstack-Fault"
 API_CSP = "frame-ancestors 'none'"
 REQUEST_LOG_SIZE = 10_000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -196,6 +199,11 @@ class CoderSimApp:
             self.sim.requests_total = next(self.sim._arrivals)
         response = self.respond(request)
         record[2] = response.status_code
+        if not request.path.startswith("/__sim/"):
+            own = str(uuid.uuid4())  # Coder's own id per request (httpmw.AttachRequestID)
+            response.headers["X-Coder-Request-Id"] = own
+            log_access(log, request, response.status_code, request_id=own,
+                       x_request_id=request.headers.get("X-Request-ID", "-"))
         return response(environ, start_response)
 
     def respond(self, request: Request) -> Response:

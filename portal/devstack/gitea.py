@@ -30,6 +30,7 @@ contract checks in the tests skip it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import tempfile
@@ -42,6 +43,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from portal.devstack.access_log import gitea_request_id, log_access
 from portal.devstack.control import control_response
 from portal.devstack.git_repos import RepoStore
 from portal.devstack.gitea_git import GitHTTP, is_git_path
@@ -51,6 +53,7 @@ from portal.devstack.gitea_state import ADMIN_LOGIN, GiteaState, Repo, SimError,
 
 DEFAULT_ADMIN_TOKEN = "devstack-gitea-admin-token"
 FAULT_HEADER = "X-Devstack-Fault"
+log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
@@ -199,6 +202,8 @@ class GiteaSim:
             return self.git(environ, start_response)
         request = Request(environ)
         response = self._respond(request)
+        if not request.path.startswith("/__sim/"):
+            log_access(log, request, response.status_code, request_id=gitea_request_id(request))
         return response(environ, start_response)
 
     def _respond(self, request: Request) -> Response:

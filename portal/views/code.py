@@ -15,6 +15,7 @@ from ..clients.http import ServiceError, Unauthorized
 from ..extensions import db
 from ..htmx import hx_redirect
 from ..models import Membership, Project, WorkspaceState
+from ..observability import ide_waits
 from ..permissions import effective_role, project_for
 from ..services import services
 from ..workspaces import intent
@@ -42,6 +43,7 @@ def _render(project: Project, state: WorkspaceState):
     if status.ready:
         status = _hand_off(state, status)
     if status.ready:
+        ide_waits.served(current_user, project)  # time to IDE ends with the iframe served
         return render_template("code/_ide.html", project=project, status=status)
     return render_template("code/_status.html", project=project, status=status,
                            stages=STAGES, poll=poll_seconds(status))

@@ -15,11 +15,14 @@ EXPECTED_SERVICES = {
     "caddy", "ca-export", "postgres", "portal-migrate", "portal", "coder", "workspace-image",
     "gitea", "authentik-server", "authentik-worker", "litellm", "minio", "mailpit",
     "act-runner", "drone-server", "drone-runner", "testdb", "devdb", "redis", "worker",
+    "prometheus", "grafana",
 }
 ONE_SHOT = {"ca-export", "portal-migrate", "workspace-image"}
 
 
-@pytest.mark.parametrize("profiles", [(), ("drone",), ("drone", "images")], ids=["default", "drone", "all"])
+@pytest.mark.parametrize("profiles", [(), ("drone",), ("observability",),
+                                      ("drone", "images", "observability")],
+                         ids=["default", "drone", "observability", "all"])
 def test_compose_config_validates(profiles):
     proc = run_compose("config", "-q", profiles=profiles)
     assert proc.returncode == 0, f"docker compose config -q failed:\n{proc.stderr}"
