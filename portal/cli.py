@@ -48,8 +48,17 @@ def dev_command(host: str, port: int, build_seconds: float, exposed: bool) -> No
 @click.option("--threads", type=int, default=None,
               help="Jobs run at once (default PORTAL_WORKER_THREADS).")
 @click.option("--check", is_flag=True, help="Exit 0 if a worker ticked recently (health check).")
-def worker_command(threads: int | None, check: bool) -> None:
-    """Run the reconciler tier: consume the job queue (PORTAL_QUEUE_URL) until stopped."""
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve this process's job metrics (Prometheus text) on this port.")
+@click.option("--metrics-host", default="0.0.0.0", show_default=True,
+              help="Address for --metrics-port (keep it inside the cluster's network).")
+def worker_command(threads: int | None, check: bool, metrics_port: int | None,
+                   metrics_host: str) -> None:
+    """Run the reconciler tier: consume the job queue (PORTAL_QUEUE_URL) until stopped.
+
+    The jobs' own figures (portal_jobs_total, portal_job_duration_seconds, portal_pass_*) live
+    in this process; --metrics-port serves them for Prometheus to scrape. Queue depth, heartbeat
+    and last sweep come from the queue and the database and are on the web tier's /metrics."""
     from .workspaces.queue import run_worker
     settings = current_app.config["SETTINGS"]
     if check:
@@ -59,6 +68,10 @@ def worker_command(threads: int | None, check: bool) -> None:
         sys.exit(1 if problem else 0)
     if threads is not None and threads < 1:
         raise click.BadParameter("must be at least 1", param_hint="--threads")
+    if metrics_port is not None and settings.metrics_enabled:
+        from prometheus_client import start_http_server
+        start_http_server(metrics_port, addr=metrics_host)
+        click.echo(f"Job metrics at http://{metrics_host}:{metrics_port}/metrics")
     run_worker(current_app._get_current_object(), threads or settings.worker_threads)
 
 

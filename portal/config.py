@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from cryptography.fernet import Fernet
 
 from .workspace_params import PROJECT_FOLDER
+from .workspaces.size_spec import SizeError, SizeSpec
+from .workspaces.size_spec import parse as parse_sizes
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TRUE = {"1", "true", "yes", "on"}
@@ -103,6 +105,9 @@ class Settings:
     metrics_enabled: bool = True        # PORTAL_METRICS: record metrics and serve /metrics
     metrics_allow: tuple = ()           # PORTAL_METRICS_ALLOW: networks that may read /metrics
     metrics_token: str | None = _secret(None)  # PORTAL_METRICS_TOKEN: bearer token for /metrics
+    workspace_sizes: tuple[SizeSpec, ...] = parse_sizes(None)  # PORTAL_WORKSPACE_SIZES (seed)
+    max_running: int | None = None      # PORTAL_MAX_RUNNING_WORKSPACES: None = no limit
+    max_per_person: int = 2             # PORTAL_MAX_RUNNING_PER_PERSON
 
     @property
     def oidc_enabled(self) -> bool:
@@ -221,6 +226,10 @@ class Settings:
         if multiproc and not os.path.isdir(multiproc):
             raise ConfigError("PROMETHEUS_MULTIPROC_DIR must name an existing directory "
                               "(gunicorn_conf.py creates it)")
+        try:
+            sizes = parse_sizes(get("PORTAL_WORKSPACE_SIZES"))
+        except SizeError as exc:
+            raise ConfigError(f"PORTAL_WORKSPACE_SIZES: {exc}") from None
 
         return cls(
             dev=dev,
@@ -272,6 +281,9 @@ class Settings:
             metrics_allow=_networks(get("PORTAL_METRICS_ALLOW") or LOOPBACK_NETWORKS,
                                     "PORTAL_METRICS_ALLOW"),
             metrics_token=metrics_token,
+            workspace_sizes=sizes,
+            max_running=_int(env, "PORTAL_MAX_RUNNING_WORKSPACES", None, minimum=1),
+            max_per_person=_int(env, "PORTAL_MAX_RUNNING_PER_PERSON", 2, minimum=1),
         )
 
     def public_base(self, dev_port: int | None = None) -> str:

@@ -114,6 +114,8 @@ class Project(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
+    # The WorkspaceSize.name a lead chose for the project's workspaces (None: the default size).
+    default_size: Mapped[str | None] = mapped_column(String(40))
 
     group: Mapped[Group] = relationship(back_populates="projects")
 
@@ -161,6 +163,10 @@ class WorkspaceState(db.Model):
     watched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     prepared: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                            server_default=sa_false())
+    # The size the person picked (None: the project's default) and the disk (GB) the workspace
+    # was created with: disk_size is immutable in the template, so a change means a new one.
+    size_name: Mapped[str | None] = mapped_column(String(40))
+    disk_size: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
@@ -272,3 +278,61 @@ class IdeWait(db.Model):
                                             nullable=False, index=True)
     intent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
+
+
+class WorkspaceSize(db.Model):
+    """A named workspace size (portal/workspaces/sizes.py), seeded from PORTAL_WORKSPACE_SIZES.
+
+    `groups` lists the group slugs whose members may use it; empty: everyone.
+    """
+
+    __tablename__ = "workspace_sizes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    cpu_cores: Mapped[int] = mapped_column(Integer, nullable=False)
+    memory_gb: Mapped[int] = mapped_column(Integer, nullable=False)
+    disk_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    groups: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                             server_default=sa_false())
+
+    @property
+    def summary(self) -> str:
+        return f"{self.cpu_cores} CPU / {self.memory_gb} GB RAM / {self.disk_size} GB disk"
+
+
+class AdmissionEntry(db.Model):
+    """A place in the line for a free workspace slot (portal/workspaces/admission.py).
+
+    FIFO by id (never reused: sqlite_autoincrement); one place per person and project.
+    `admitted_at`: a place was given; `started_at`: its pass sent the start (the workspace's
+    id kept), and the place stays held until Coder's live list shows that workspace.
+    """
+
+    __tablename__ = "admission_entries"
+    __table_args__ = (UniqueConstraint("user_id", "project_id", name="uq_admission_user_project"),
+                      {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            nullable=False)
+    size_name: Mapped[str | None] = mapped_column(String(40))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                      default=utcnow)
+    admitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    coder_workspace_id: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+    project: Mapped[Project] = relationship()
+
+
+class CapacityLimits(db.Model):
+    """The running-workspace limits an admin set (one row; none: the settings' values)."""
+
+    __tablename__ = "capacity_limits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    max_running: Mapped[int | None] = mapped_column(Integer)  # None: no global limit
+    max_per_person: Mapped[int | None] = mapped_column(Integer)  # None: no personal limit
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, onupdate=utcnow)

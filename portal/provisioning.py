@@ -28,6 +28,7 @@ from .models import Membership, Project, Role, User, WorkspaceState, utcnow
 from .observability import ide_waits, metrics
 from .services import Services
 from .workspace_spec import TemplateMissing, create_workspace, import_token, workspace_parameters
+from .workspaces import admission, gate
 from .workspaces.status import STAGES, Status, stored_status
 
 __all__ = ["STAGES", "Status", "stored_status", "reconcile", "want_running", "workspace_state",
@@ -254,6 +255,9 @@ def _pass(services: Services, user: User, project: Project, role: Role,
         if state.desired_state != "running":
             _set_stage(state, "stopped")
             return Status("stopped", "Your workspace is not created.", stopped=True)
+        waiting = _wait_for_place(services, user, project, state)
+        if waiting is not None:
+            return waiting
         _set_stage(state, "workspace")
         try:
             workspace = create_workspace(services, as_user, user, project)
@@ -261,6 +265,8 @@ def _pass(services: Services, user: User, project: Project, role: Role,
             raise ProvisioningFailed(str(exc)) from None
         state.coder_workspace_id = workspace["id"]
         ide_waits.saw(user, project, "first_build")
+        state.disk_size = gate.size_of(services, user, project, state).disk_size
+        admission.started(user, project, workspace["id"])
         audit.record(user, "workspace.create", project.workspace_name, project_id=project.id)
         db.session.commit()
 
@@ -304,6 +310,7 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
             retrying: bool) -> Status:
     ws_id = workspace["id"]
     if state.desired_state != "running":
+        admission.leave(user, project)
         _set_stage(state, "stopped")
         if status.stage not in ("stopped", "failed", "stopping", "deleting", "deleted"):
             as_user.stop_workspace(ws_id)
@@ -319,6 +326,10 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
                       transient=True)
     if status.failed:
         if retrying:
+            waiting = _wait_for_place(services, user, project, state)
+            if waiting is not None:
+                return waiting
+            admission.started(user, project, ws_id)
             as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
                 services, user, project))
             audit.record(user, "workspace.start", project.workspace_name, retry=True)
@@ -329,6 +340,10 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         reason = status.job_error or "The workspace build failed."
         raise ProvisioningFailed(reason + (f" — {tail.errors[-1]}" if tail and tail.errors else ""))
     if status.stage == "stopped":
+        waiting = _wait_for_place(services, user, project, state)
+        if waiting is not None:
+            return waiting
+        admission.started(user, project, ws_id)
         # Current values: a GitHub token or AI key changed since the last build applies now.
         as_user.start_workspace(ws_id, rich_parameter_values=workspace_parameters(
             services, user, project))
@@ -363,6 +378,18 @@ def app_url_of(services: Services, workspace: dict, username: str, workspace_nam
     """The code-server app's plain URL (no key in it) for a workspace JSON."""
     owner = _str(workspace.get("owner_name")) or username
     return services.coder.app_url(owner, workspace_name, folder=services.settings.project_folder)
+
+
+def _wait_for_place(services: Services, user: User, project: Project,
+                    state: WorkspaceState) -> Status | None:
+    """Admission control before a start or create (portal/workspaces/admission.py): None
+    when the pass may go on, else the Code tab's "Waiting for a free place" status."""
+    decision = gate.ask(services, user, project, state)
+    if decision.admitted:
+        return None
+    _set_stage(state, "waiting")
+    return Status("waiting", gate.waiting_message(decision),
+                  warnings=(gate.OVER_LIMIT,) if decision.over_personal else ())
 
 
 def _log_tail(as_user, build_id: str | None):

@@ -20,4 +20,17 @@ PARAMETERS: dict[str, str] = {
     "github_token": "string",      # optional personal GitHub token (credential for github.com only)
     "ai_gateway_key": "string",    # the person's LiteLLM virtual key (optional)
     "ai_model": "string",          # default model for the AI assistant
+    "cpu_cores": "number",         # the workspace size (portal/workspaces/sizes.py): mutable,
+    "memory_gb": "number",         # sent at every start
+    "disk_size": "number",         # immutable: sent at create only; a change means a new workspace
 }
+
+# The sizing parameters' options and defaults in the template (name -> (options, default));
+# a test parses main.tf and checks them, so a size outside them is refused before any call.
+SIZE_OPTIONS: dict[str, tuple[tuple[int, ...], int]] = {
+    "cpu_cores": ((2, 4, 8), 2),
+    "memory_gb": ((4, 8, 16), 4),
+    "disk_size": ((10, 20, 50), 10),
+}
+# Declared `mutable = false` in the template: Coder refuses a different value after create.
+IMMUTABLE = frozenset({"disk_size"})

@@ -12,10 +12,11 @@ import time
 from . import ai_keys, github_tokens, tokens
 from .clients.http import ServiceError
 from .extensions import db
-from .models import Project, User
+from .models import Project, User, WorkspaceState
 from .permissions import acting_role
 from .services import Services
 from .workspace_params import PARAMETERS
+from .workspaces import sizes
 
 WORKSPACE_TTL_MS = 60 * 60 * 1000  # auto-stop one hour after the last activity
 _TEMPLATE_CACHE: dict[tuple[str, str], tuple[float, str]] = {}
@@ -39,8 +40,10 @@ def _template_id(services: Services) -> str:
     return template["id"]
 
 
-def workspace_parameters(services: Services, user: User, project: Project) -> dict[str, str]:
-    """The rich parameters of the person's workspace (names declared in workspace_params)."""
+def workspace_parameters(services: Services, user: User, project: Project, *,
+                         create: bool = False) -> dict[str, str]:
+    """The rich parameters of the person's workspace (names declared in workspace_params):
+    the size's CPU and memory at every start, its disk only at create (immutable)."""
     gitea_login = user.username
     values = {
         "git_repo": project.clone_url or "",
@@ -51,6 +54,10 @@ def workspace_parameters(services: Services, user: User, project: Project) -> di
         "github_token": github_tokens.value(services, user) or "",
         "ai_gateway_key": ai_keys.key_for_workspace(services, user)[0],
     }
+    state = db.session.scalar(db.select(WorkspaceState).where(
+        WorkspaceState.user_id == user.id, WorkspaceState.project_id == project.id))
+    size = sizes.chosen(services.settings.workspace_sizes, user, project, state)
+    values.update(sizes.parameters(size, create=create))
     model = ai_keys.default_model(services)
     if model:  # else the template's default (an option list refuses "")
         values["ai_model"] = model
@@ -72,7 +79,7 @@ def import_token(services: Services, project: Project) -> str | None:
 
 
 def create_workspace(services: Services, as_user, user: User, project: Project) -> dict:
-    params = workspace_parameters(services, user, project)
+    params = workspace_parameters(services, user, project, create=True)
     for attempt in (1, 2):
         try:
             template_id = _template_id(services)

@@ -327,6 +327,10 @@ class CoderClient:
         items = self._need(body, "workspaces", (list, type(None)), "GET", "/workspaces")
         return [self._workspace(w, "GET", "/workspaces") for w in items or []]
 
+    def search_workspaces(self, q: str) -> list[dict]:
+        """GET /workspaces?q=... (e.g. `status:running`; every workspace the token may see)."""
+        return self._search(q)
+
     def list_workspaces(self, owner: str) -> list[dict]:
         """All of one person's workspaces in one call: GET /workspaces?q=owner:NAME."""
         return self._search(f"owner:{owner}")

@@ -15,7 +15,7 @@ from typing import Any
 from portal.devstack import coder_host
 from portal.devstack.coder_state import (
     EMAIL_RE, SIGNED_OUT, USER_ERROR_MESSAGE, ApiError, ApiKey, Build, Template, User, Workspace,
-    default_parameters, name_problem, new_id, not_found, now, rfc3339, secrets_equal,
+    check_value, default_parameters, name_problem, new_id, not_found, now, rfc3339, secrets_equal,
     validation_failed)
 from portal.devstack.workspace_host import WorkspaceHost
 from portal.workspace_params import AGENT_NAME, APP_SLUG, PROJECT_FOLDER
@@ -291,6 +291,7 @@ class CoderStore:
             if item["name"] not in declared:
                 raise ApiError(400, "Unable to validate parameters",
                                f'parameter "{item["name"]}" is not present in the template')
+            check_value(declared[item["name"]], item.get("value", ""), given)
             given[item["name"]] = item.get("value", "")
         for name, param in declared.items():
             if param["required"] and not given.get(name):

@@ -11,10 +11,11 @@
 - web: the request hooks (request id, access line, HTTP metrics) and `GET /metrics`;
 - gunicorn_conf: gunicorn hooks that let several workers' metrics add up.
 
-For the worker (`flask portal worker`): `metrics.job_finished(kind, outcome, seconds)` after
-each job, `metrics.sweep_done()` after each sweep, `metrics.timed_pass(reconcile, ...)` around
-a pass, and `gauges.register_worker_probe(app, probe)` in the web app so that /metrics reads
-the queue depth and the heartbeat age at scrape time.
+The worker (portal/workspaces/jobs.py) records `metrics.job_finished(kind, outcome, seconds)`
+after each job and `metrics.timed_pass(reconcile, ...)` around a pass; a separate worker
+process serves them on `flask portal worker --metrics-port`. The queue registers
+`gauges.register_worker_probe(app, probe)` in every app, so that any /metrics reads the queue
+depth, the heartbeat age and the last sweep (from the queue and the database) at scrape time.
 """
 from __future__ import annotations
 

@@ -3,8 +3,10 @@
 Counting rows is cheap but not free, so each figure is computed at most once per
 CACHE_SECONDS per process (a cache of counts, not state: the database stays the truth).
 The worker's figures (queue depth, heartbeat age) come from a callable the worker side
-registers with `register_worker_probe(app, probe)`; it returns a mapping with
-`queue_depth` and `heartbeat_age_seconds` (either may be None when unknown).
+registers with `register_worker_probe(app, probe)` (portal/workspaces/queue.py); it returns a
+mapping with `queue_depth`, `heartbeat_age_seconds` and `last_sweep_timestamp` (any may be
+None when unknown). They come from the queue and the database, so any web process serves them
+whichever worker process did the work.
 """
 from __future__ import annotations
 
@@ -97,3 +99,7 @@ class PortalCollector(Collector):
             yield GaugeMetricFamily("portal_worker_heartbeat_age_seconds",
                                     "Seconds since a worker last reported alive.",
                                     value=values["heartbeat_age_seconds"])
+        if values.get("last_sweep_timestamp") is not None:
+            yield GaugeMetricFamily("portal_worker_last_sweep_timestamp_seconds",
+                                    "When the worker's periodic sweep last ran (Unix time).",
+                                    value=values["last_sweep_timestamp"])

@@ -55,9 +55,6 @@ PASS_DURATION = Histogram("portal_pass_duration_seconds",
 JOBS = Counter("portal_jobs", "Worker jobs run, by kind and outcome.", ["kind", "outcome"])
 JOB_DURATION = Histogram("portal_job_duration_seconds", "Duration of one worker job, by kind.",
                          ["kind"], buckets=SLOW_BUCKETS)
-LAST_SWEEP = Gauge("portal_worker_last_sweep_timestamp_seconds",
-                   "When the worker's periodic sweep last finished (Unix time).",
-                   multiprocess_mode="max")
 
 
 def http_request(endpoint: str | None, method: str, status: int, seconds: float) -> None:
@@ -189,9 +186,3 @@ def job_finished(kind: str, outcome: str, seconds: float) -> None:
     JOBS.labels(kind, outcome).inc()
     JOB_DURATION.labels(kind).observe(seconds)
 
-
-def sweep_done(at: float | None = None) -> None:
-    """For the worker: the periodic sweep finished now (or at `at`, Unix time)."""
-    if not enabled:
-        return
-    LAST_SWEEP.set(time.time() if at is None else at)

@@ -13,3 +13,5 @@ def register_views(app: Flask) -> None:
     from . import settings
     app.register_blueprint(settings.bp)
     app.register_blueprint(members.bp)
+    from . import sizes
+    app.register_blueprint(sizes.bp)

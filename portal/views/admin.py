@@ -103,4 +103,4 @@ def _worker_view() -> dict[str, str]:
 
 
 # The other areas register their routes on `bp`.
-from . import admin_audit, admin_groups, admin_users, admin_workspaces  # noqa: E402,F401
+from . import admin_audit, admin_capacity, admin_groups, admin_users, admin_workspaces  # noqa: E402,F401

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..htmx import hx_redirect, is_partial
 from ..models import Group, Project, User, WorkspaceState
 from ..services import services
+from ..workspaces import admission
 from .admin import bp
 
 SORTS = {"owner": User.username, "project": Project.name, "created": WorkspaceState.created_at,
@@ -51,6 +52,7 @@ def workspaces():
         start = (lst.page - 1) * lst.per
         page = Page(keep[start:start + lst.per], len(keep), lst.page, lst.per)
     context = dict(page=page, lst=lst, q=q, state=state, live=live, states=page.items,
+                   line=admission.line(),
                    coder_error=coder_error, filters=admin_live.FILTERS, show_owner=True,
                    base=url_for("admin.workspaces"), section="workspaces")
     if is_partial():

@@ -12,6 +12,7 @@ from ..forms import ProjectForm
 from ..models import Project, WorkspaceState
 from ..permissions import can_create_project, effective_role, group_for, project_for
 from ..slugs import project_slug
+from .sizes import size_context
 
 bp = Blueprint("projects", __name__)
 
@@ -77,4 +78,5 @@ def show(project_id: int):
     state = db.session.scalar(db.select(WorkspaceState).where(
         WorkspaceState.user_id == current_user.id, WorkspaceState.project_id == project.id))
     return render_template("projects/overview.html", project=project,
-                           role=effective_role(current_user, role), state=state, tab="overview")
+                           role=effective_role(current_user, role), state=state, tab="overview",
+                           **size_context(current_user, project, state))

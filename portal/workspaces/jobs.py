@@ -10,6 +10,7 @@ and does the work that used to wait for a person's request.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -20,12 +21,14 @@ from flask import Flask
 from huey import crontab
 
 from .. import provisioning
+from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Project, User, WorkspaceState, utcnow
+from ..observability import metrics
 from ..permissions import acting_role
-from ..services import services
+from ..services import Services, services
 from ..tokens import aware
-from . import beats, housekeeping, observe
+from . import admission, beats, housekeeping, observe, occupancy
 
 log = logging.getLogger(__name__)
 TICK_IDLE = 2                        # seconds to the next tick with nothing in flight
@@ -41,20 +44,32 @@ def register(huey, app: Flask) -> dict[str, Callable]:
 
     @huey.task(name="portal.reconcile")
     def reconcile(user_id: int, project_id: int) -> None:
-        with app.app_context():
+        with app.app_context(), _timed("reconcile"):
             run_pass(app, user_id, project_id)
 
     @huey.task(name="portal.tick")
     def tick(chain: str | None = None) -> None:
-        with app.app_context():
+        with app.app_context(), _timed("tick"):
             run_tick(app, chain or uuid.uuid4().hex)
 
     @huey.periodic_task(crontab(), name="portal.housekeeping")
     def minute() -> None:
-        with app.app_context():
+        with app.app_context(), _timed("housekeeping"):
             housekeeping.run(app)
 
     return {"reconcile": reconcile, "tick": tick, "housekeeping": minute}
+
+
+@contextlib.contextmanager
+def _timed(kind: str):
+    """portal_jobs_total / portal_job_duration_seconds for one job (an exception is "error"
+    and goes on to Huey, which logs it)."""
+    started, outcome = time.perf_counter(), "error"
+    try:
+        yield
+        outcome = "ok"
+    finally:
+        metrics.job_finished(kind, outcome, time.perf_counter() - started)
 
 
 def _queue(app: Flask):
@@ -77,7 +92,7 @@ def run_pass(app: Flask, user_id: int, project_id: int) -> provisioning.Status |
     status = None
     for _ in range(len(QUICK_STAGES) + 2):
         db.session.expire_all()  # the lease and the row as the last pass left them
-        status = provisioning.reconcile(svc, user, project, role)
+        status = metrics.timed_pass(provisioning.reconcile, svc, user, project, role)
         if status.failed or status.transient or status.stage not in QUICK_STAGES:
             break
     state = provisioning.workspace_state(user, project)
@@ -132,14 +147,32 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
             break
         beats.claim("tick", chain, dt.timedelta(seconds=TICK_SPAN + 5))
         time.sleep(step)
+    admitted = admit(svc, q)
     swept = sweep(q)
-    beats.beat("tick", in_flight=len(total.stages), calls=total.calls, swept=swept,
+    beats.beat("tick", admitted=admitted, in_flight=len(total.stages), calls=total.calls, swept=swept,
                error=total.error)
     if total.stages:  # still in flight: go on at once (a durable point every TICK_SPAN)
         q.enqueue("tick", chain)
     else:
         q.enqueue("tick", chain, delay=TICK_IDLE)
     return total
+
+
+def admit(svc: Services, q) -> int:
+    """Give the free places to the first in line (portal/workspaces/admission.py) and enqueue
+    their passes. One read of Coder's occupancy, and only while somebody waits."""
+    if not admission.line():
+        return 0
+    try:
+        occupied = occupancy.read(svc)
+    except ServiceError as exc:
+        log.warning("admission: Coder's occupancy could not be read (%s); next tick", exc)
+        return 0
+    admitted = admission.admit_waiting(svc.settings, occupied)
+    for user_id, project_id in admitted:
+        _set_due(user_id, project_id, utcnow() + dt.timedelta(seconds=10))
+        q.enqueue("reconcile", user_id, project_id)
+    return len(admitted)
 
 
 def sweep(q) -> int:

@@ -19,6 +19,9 @@ from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from redis import ConnectionPool
 
+from ..models import utcnow
+from ..tokens import aware
+
 log = logging.getLogger(__name__)
 # How often an idle consumer thread looks at the queue at most (Redis blocks on it instead).
 MAX_POLL_SECONDS = 0.5
@@ -63,10 +66,26 @@ def build_huey(url: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
+    from ..observability.gauges import register_worker_probe
     from . import jobs
     q = Queue(build_huey(app.config["SETTINGS"].queue_url))
     q.tasks = jobs.register(q.huey, app)
     app.extensions["portal.queue"] = q
+    register_worker_probe(app, lambda: _probe(app))
+
+
+def _probe(app: Flask) -> dict[str, float | None]:
+    """The tier's figures for /metrics: jobs waiting, and the tick's last beat (the tick
+    sweeps each time it runs, so its beat is also the last sweep)."""
+    from .beats import last
+    depth = app.extensions["portal.queue"].depth()
+    with app.app_context():
+        row = last("tick")
+        beat_at = aware(row.beat_at) if row is not None else None
+    return {"queue_depth": depth["pending"] if depth else None,
+            "heartbeat_age_seconds": (max(0.0, (utcnow() - beat_at).total_seconds())
+                                      if beat_at else None),
+            "last_sweep_timestamp": beat_at.timestamp() if beat_at else None}
 
 
 def queue() -> Queue:

@@ -11,6 +11,7 @@ from ..tokens import aware
 STAGES = {
     "repository": "Preparing the repository",
     "account": "Preparing your account",
+    "waiting": "Waiting for a free place",
     "workspace": "Creating your workspace",
     "building": "Building your workspace",
     "starting": "Starting the IDE",

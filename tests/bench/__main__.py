@@ -23,6 +23,9 @@ if __name__ == "__main__":
     if "metrics_cost" in which:  # `python -m tests.bench metrics_cost [--people 40 ...]`
         from tests.bench import metrics_cost
         metrics_cost.main(sys.argv[sys.argv.index("metrics_cost") + 1:])
+    if "admission" in which:  # `python -m tests.bench admission [--limit 10 --people 100]`
+        from tests.bench import admission
+        admission.main(sys.argv[sys.argv.index("admission") + 1:])
     if "load" in which:  # `python -m tests.bench load [--sizes 100,250,500 ...]`
         from tests.bench import load
         load.main(sys.argv[sys.argv.index("load") + 1:] if "load" in sys.argv else [])
