@@ -19,7 +19,7 @@ from typing import Callable
 import click
 from flask.cli import with_appcontext
 
-from . import audit
+from . import audit, starters
 from .clients.http import ServiceError
 from .extensions import db
 from .gitea_sync import CONTRIBUTORS, READERS, team_for
@@ -137,8 +137,11 @@ def _remove(services: Services, group: Group, team, login: str, name: str) -> st
 
 def _create_repo(services: Services, project: Project) -> str:
     _teams(services.gitea, project.group)
-    repo = services.gitea.create_repo(project.group.slug, project.slug,
-                                      description=project.description)
+    if project.starter:  # generated again from its starter (StarterUnavailable: a failed repair)
+        repo = starters.generate(services.gitea, project)
+    else:
+        repo = services.gitea.create_repo(project.group.slug, project.slug,
+                                          description=project.description)
     project.clone_url = repo.clone_url
     return f"created repository {project.group.slug}/{project.slug}"
 

@@ -1,6 +1,6 @@
 """WTForms forms (flask-wtf): CSRF-protected, validated server-side with clear messages."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField
+from wtforms import BooleanField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from .source_urls import check_source_url
@@ -30,6 +30,10 @@ class ProjectForm(FlaskForm):
     slug = StringField("Short name (used for the repository)",
                        validators=[Length(max=60, message="At most 60 characters.")])
     description = StringField("Description", validators=[Length(max=2000, message="At most 2000 characters.")])
+    # The choices (portal/starters.py: the starters Gitea offers, empty, import) are set by the
+    # view; an unknown one gets the view's message, not WTForms' "Not a valid choice".
+    starter = RadioField("Start from", default=None, validate_choice=False,
+                         validators=[Length(max=100, message="At most 100 characters.")])
     source_url = StringField("Import an existing repository (optional)",
                              validators=[Length(max=500, message="At most 500 characters.")])
 

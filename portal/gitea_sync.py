@@ -1,6 +1,7 @@
 """The Gitea side of a group: organization, teams, the person's team, the repository."""
 from __future__ import annotations
 
+from . import starters
 from .clients.gitea import GiteaClient
 from .clients.gitea_migrate import is_github
 from .clients.http import BadRequest
@@ -56,7 +57,9 @@ def ensure_repository(gitea: GiteaClient, user: User, project: Project, role: Ro
     `member_synced`: the membership sync already made the account, organization, teams
     and team membership in Gitea (portal/membership.py), so only the repository is left.
     A project with a `source_url` is imported with Gitea's migrate API
-    (`source_token`: the creator's GitHub token, used for github.com sources).
+    (`source_token`: the creator's GitHub token, used for github.com sources); one
+    with a `starter` is generated from that template (portal/starters.py); either
+    way a repository already there is adopted, never made twice.
     """
     if member_synced:
         login = user.username
@@ -66,8 +69,14 @@ def ensure_repository(gitea: GiteaClient, user: User, project: Project, role: Ro
         apply_role(gitea, teams, login, role)
     if project.source_url:
         repo = _import(gitea, project, source_token)
+    elif project.starter:
+        try:
+            repo = starters.generate(gitea, project)
+        except starters.StarterUnavailable as exc:
+            raise RepositoryImportFailed(str(exc)) from None
     else:
         repo = gitea.create_repo(project.group.slug, project.slug, description=project.description)
+    starters.remember_files(gitea, project)  # for the Overview, read once here in the worker
     return login, repo.clone_url
 
 

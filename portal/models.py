@@ -111,6 +111,9 @@ class Project(db.Model):
     clone_url: Mapped[str | None] = mapped_column(String(500))  # HTTPS, once Gitea has the repo
     # An existing HTTPS repository the Gitea repository is imported from (Gitea's migrate API).
     source_url: Mapped[str | None] = mapped_column(String(500))
+    # The template repository of the Gitea organization `starters` the repository is generated
+    # from (portal/starters.py); None: an empty repository (or an import, see source_url).
+    starter: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
@@ -187,6 +190,17 @@ class WorkerBeat(db.Model):
     until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     beat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     info: Mapped[dict | None] = mapped_column(JSON)
+
+
+class CachedRead(db.Model):
+    """A reply of an outside system kept for a few minutes, shared by every web worker
+    (portal/starters.py: the starters offered, a repository's files)."""
+
+    __tablename__ = "cached_reads"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[list | dict] = mapped_column(JSON, nullable=False)
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow)
 
 
 class Invitation(db.Model):

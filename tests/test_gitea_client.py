@@ -233,7 +233,7 @@ def test_concurrent_repo_creates_make_one_repo(gitea_sim, monkeypatch, serialise
     _group(first)
     gitea_sim.sim.set_faults(repo_create_seconds=0.3)
     if not serialised:
-        monkeypatch.setattr(gitea_module, "_name_lock", _no_lock)
+        monkeypatch.setattr(gitea_module, "name_lock", _no_lock)
     results, errors = [], []
     barrier = threading.Barrier(2)
 

@@ -1,7 +1,7 @@
 """ide waits: when a person asked for their IDE, for the time-to-IDE histogram
 
 Revision ID: i19_ide_waits
-Revises: 0005_observed_status
+Revises: i13_reconciler
 Create Date: 2026-12-05 09:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "i19_ide_waits"
-down_revision = "0005_observed_status"
+down_revision = "i13_reconciler"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """capacity: workspace sizes, the admission line, the running-workspace limits
 
 Revision ID: i20_capacity
-Revises: 0005_observed_status
+Revises: i19_ide_waits
 Create Date: 2026-12-05 09:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "i20_capacity"
-down_revision = "0005_observed_status"
+down_revision = "i19_ide_waits"
 branch_labels = None
 depends_on = None
 

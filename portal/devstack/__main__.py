@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gitea-port", type=int, default=0)
     parser.add_argument("--coder-token", default=CODER_TOKEN)
     parser.add_argument("--gitea-token", default=GITEA_TOKEN)
+    parser.add_argument("--starters", action="store_true",
+                        help="seed the Gitea organization `starters` (workspace-image/starters)")
     parser.add_argument("--build-seconds", type=float, default=2.0)
     parser.add_argument("--agent-seconds", type=float, default=0.5)
     parser.add_argument("--app-domain", default="portal.localhost",
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     coder_app, coder = make_coder_sim(admin_token=args.coder_token, build_seconds=args.build_seconds,
                                       agent_seconds=args.agent_seconds, host=host)
-    gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token, data_dir=args.gitea_data)
+    gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token, data_dir=args.gitea_data,
+                                        starters=args.starters)
     coder_server = ServerThread(coder_app, host=args.host, port=args.coder_port).start()
     gitea_server = ServerThread(gitea_app, host=args.host, port=args.gitea_port).start()
     if host is not None:

@@ -95,6 +95,59 @@ def init_repository(path: str | Path, files: dict[str, bytes] | None = None, *,
     return path
 
 
+def commit_files(path: str | Path, files: dict[str, bytes], *, branch: str,
+                 message: str = "Initial commit",
+                 author: tuple[str, str] = DEVSTACK_AUTHOR) -> None:
+    """`files` as the whole tree of one new commit on `branch` (created with the repository
+    when there is none; on top of the branch when it exists). A tree equal to the branch's
+    is left alone (no empty commit)."""
+    path = Path(path)
+    if not (path / "HEAD").is_file():
+        init_repository(path, files, branch=branch, message=message, author=author)
+        return
+    ref = f"refs/heads/{branch}"
+    exists = _branch_exists(path, branch)
+    if exists and read_files(path, branch) == files:
+        return
+    for name in files:
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
+            raise ValueError(f"not a file path inside a repository: {name!r}")
+    who = f"{author[0]} <{author[1]}> {int(time.time())} +0000".encode()
+    stream = [b"commit " + ref.encode() + b"\n", b"author " + who + b"\n",
+              b"committer " + who + b"\n", _data(message.encode())]
+    if exists:
+        stream.append(b"from " + ref.encode() + b"^0\n")
+    stream.append(b"deleteall\n")
+    for name, content in sorted(files.items()):
+        stream += [b"M 100644 inline " + name.encode() + b"\n", _data(content)]
+    stream.append(b"done\n")
+    git("fast-import", "--quiet", "--done", cwd=path, input=b"".join(stream))
+    if not _branch_exists(path, default_branch(path)):  # an empty repository: this is its branch
+        git("symbolic-ref", "HEAD", ref, cwd=path)
+
+
+def _branch_exists(path: Path, branch: str) -> bool:
+    return subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+                          cwd=path, env=git_env(), capture_output=True,
+                          timeout=GIT_TIMEOUT).returncode == 0
+
+
+def read_files(path: str | Path, branch: str) -> dict[str, bytes]:
+    """Every file of `branch` (path -> content); {} for a branch that does not exist."""
+    path = Path(path)
+    if not (path / "HEAD").is_file() or not _branch_exists(path, branch):
+        return {}
+    listing = git("ls-tree", "-r", "-z", f"refs/heads/{branch}", cwd=path).split(b"\0")
+    out: dict[str, bytes] = {}
+    for entry in filter(None, listing):
+        meta, _tab, name = entry.partition(b"\t")
+        mode, kind, sha = meta.split()
+        if kind == b"blob":
+            out[name.decode()] = git("cat-file", "blob", sha.decode(), cwd=path)
+    return out
+
+
 def clone_repository(source: str | Path, path: str | Path) -> str:
     """Copy every branch and tag of `source` into a new bare repository; its default branch."""
     path = Path(path)

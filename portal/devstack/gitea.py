@@ -49,6 +49,7 @@ from portal.devstack.git_repos import RepoStore
 from portal.devstack.gitea_git import GitHTTP, is_git_path
 from portal.devstack.gitea_migrate import source_key
 from portal.devstack.gitea_api import GiteaAPI, Reply, health_body
+from portal.devstack.gitea_generate import STARTERS_DIR, seed_templates, template_routes
 from portal.devstack.gitea_state import ADMIN_LOGIN, GiteaState, Repo, SimError, Team, User
 
 DEFAULT_ADMIN_TOKEN = "devstack-gitea-admin-token"
@@ -91,6 +92,8 @@ class GiteaSim:
         self.disk = RepoStore(Path(data_dir) / "repositories")
         self.api = GiteaAPI(self.state, self.disk)
         self.git = GitHTTP(self.state, self.disk)
+        self.api.routes += template_routes(self.api)
+        self.state.disk = self.disk  # a repository's content is committed there
         self.faults = Faults()
         self._lock = threading.Lock()
         self.request_count = 0
@@ -243,7 +246,9 @@ class GiteaSim:
             reply = self.api.handle(request, path[len(API_PREFIX):], base)
         except SimError as exc:
             body = {"message": exc.message, "url": _swagger(request)}
-            if exc.status == 404:
+            if exc.extra.get("error"):  # a few handlers answer {"error": ...} instead
+                body = {"error": exc.message}
+            elif exc.status == 404:
                 body["errors"] = []
             return _json(exc.status, body)
         return _reply(reply)
@@ -273,7 +278,14 @@ def _fault(response: Response) -> Response:
     return response
 
 
-def make_gitea_sim(admin_token: str = DEFAULT_ADMIN_TOKEN, **knobs: Any) -> tuple[GiteaSim, GiteaSim]:
-    """`(wsgi_app, sim)`: the sim object is itself the WSGI app, returned twice for clarity."""
+def make_gitea_sim(admin_token: str = DEFAULT_ADMIN_TOKEN, *, starters: bool = False,
+                   **knobs: Any) -> tuple[GiteaSim, GiteaSim]:
+    """`(wsgi_app, sim)`: the sim object is itself the WSGI app, returned twice for clarity.
+
+    `starters`: the organization `starters` holds this repository's starters as template
+    repositories (workspace-image/starters), as compose/bootstrap.sh makes on a real Gitea.
+    """
     sim = GiteaSim(admin_token, **knobs)
+    if starters and STARTERS_DIR.is_dir():
+        seed_templates(sim.state, "starters", STARTERS_DIR)
     return sim, sim

@@ -67,7 +67,7 @@ def repo_json(r: Repo, owner: User, base: str, *, empty: bool) -> dict:
     full = f"{owner.login}/{r.name}"
     return {"id": r.id, "owner": user_json(owner, base), "name": r.name, "full_name": full,
             "description": r.description, "empty": empty, "private": r.private,
-            "fork": False, "template": False, "mirror": False, "size": 0, "language": "",
+            "fork": False, "template": r.template, "mirror": False, "size": 0, "language": "",
             "html_url": f"{base}/{full}", "url": f"{base}/api/v1/repos/{full}", "link": "",
             "ssh_url": f"git@{base.split('://', 1)[-1].split(':')[0]}:{full}.git",
             "clone_url": f"{base}/{full}.git", "original_url": "", "website": "",
@@ -183,7 +183,7 @@ class GiteaAPI:
         if not auth.doer.is_admin:
             raise SimError(403, "user should be the site admin")
 
-    def _json_body(self, request: Request) -> dict:
+    def json_body(self, request: Request) -> dict:
         data = request.get_data()
         if not data:
             return {}
@@ -251,7 +251,7 @@ class GiteaAPI:
 
     def admin_create_user(self, request, base, auth) -> Reply:
         self._site_admin(auth)
-        return Reply(201, user_json(self.state.create_user(self._json_body(request)), base))
+        return Reply(201, user_json(self.state.create_user(self.json_body(request)), base))
 
     def admin_edit_user(self, request, base, auth, username) -> Reply:
         """EditUserOption: `login_name` is required (binding "Required"), `source_id` 0 keeps
@@ -260,7 +260,7 @@ class GiteaAPI:
         user = self.state.user(username)
         if user is None:
             raise SimError(404, "The target couldn't be found.")
-        body = self._json_body(request)
+        body = self.json_body(request)
         login_name = body.get("login_name")
         if not isinstance(login_name, str) or not login_name:
             raise SimError(422, "[LoginName]: Required")
@@ -276,14 +276,14 @@ class GiteaAPI:
         return Reply(200, user_json(self._user(username), base))
 
     def create_org(self, request, base, auth) -> Reply:
-        return Reply(201, org_json(self.state.create_org(self._json_body(request), auth.doer), base))
+        return Reply(201, org_json(self.state.create_org(self.json_body(request), auth.doer), base))
 
     def admin_create_org(self, request, base, auth, username) -> Reply:
         self._site_admin(auth)
         owner = self.state.user(username)
         if owner is None:
             raise SimError(404, "The target couldn't be found.")
-        return Reply(201, org_json(self.state.create_org(self._json_body(request), owner), base))
+        return Reply(201, org_json(self.state.create_org(self.json_body(request), owner), base))
 
     def get_org(self, request, base, auth, org) -> Reply:
         return Reply(200, org_json(self._org(org), base))
@@ -294,7 +294,7 @@ class GiteaAPI:
 
     def create_team(self, request, base, auth, org) -> Reply:
         o = self._org(org)
-        return Reply(201, team_json(self.state.create_team(o, self._json_body(request)), o, base))
+        return Reply(201, team_json(self.state.create_team(o, self.json_body(request)), o, base))
 
     def list_members(self, request, base, auth, id) -> Reply:
         team = self._team(id, auth)
@@ -328,7 +328,7 @@ class GiteaAPI:
 
     def create_repo(self, request, base, auth, org) -> Reply:
         o = self._org(org)
-        body = self._json_body(request)
+        body = self.json_body(request)
         repo = self.state.begin_repo(o, body)
         try:
             if self.repo_create_seconds:
@@ -359,7 +359,7 @@ class GiteaAPI:
 
     def migrate_repo(self, request, base, auth) -> Reply:
         from portal.devstack.gitea_migrate import migrate
-        repo, owner = migrate(self, self._json_body(request), auth)
+        repo, owner = migrate(self, self.json_body(request), auth)
         return Reply(201, self.repo_reply(repo, owner, base))
 
     def get_repo(self, request, base, auth, owner, repo) -> Reply:
@@ -395,7 +395,7 @@ class GiteaAPI:
 
     def create_token(self, request, base, auth, username) -> Reply:
         user = self._token_owner(auth, username)
-        body = self._json_body(request)
+        body = self.json_body(request)
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise SimError(422, "[Name]: Required")

@@ -89,7 +89,7 @@ def migrate(api: "GiteaAPI", body: dict, auth: "Auth"):
                          (body.get("auth_password") or parts.password))
     repo = state.begin_repo(owner, {"name": body["repo_name"], "private": body.get("private"),
                                     "auto_init": True, "default_branch": "main",
-                                    "description": body.get("description") or ""})
+                                    "description": body.get("description") or ""}, readme=False)
     try:
         if source_key(clone_addr) in state.private_sources and not authenticated:
             with state.lock:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from portal.devstack.git_repos import RepoStore, commit_files, read_files
 from portal.names import GITEA_RESERVED_NAMES, GITEA_RESERVED_REPO_NAMES
 
 VERSION = "1.26.3"
@@ -87,6 +88,10 @@ class Repo:
     description: str = ""
     creating: bool = False       # inside a create: a concurrent create of the name fails with 500
     created: str = field(default_factory=now)
+    template: bool = False       # a template repository (POST .../generate accepts it)
+    # The default branch's files (path -> bytes), set by init_repository_files only, and only
+    # when no disk holds the repositories (GiteaState.repo_files reads either).
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -155,11 +160,17 @@ def scope_allows(scopes: tuple[str, ...], category: str, write: bool) -> bool:
         not write and f"read:{category}" in have)
 
 
+def _readme(repo: Repo) -> bytes:
+    """The README of an auto-initialised repository (Gitea's default readme template)."""
+    return f"# {repo.name}\n\n{repo.description}".encode()
+
+
 class GiteaState:
     """Every object the simulated server holds, behind one lock."""
 
     def __init__(self, admin_token: str, *, auth_source_ids: tuple[int, ...] = (1,)):
         self.lock = threading.RLock()
+        self.disk: RepoStore | None = None       # the bare repositories, when hosted for real
         self._ids = itertools.count(1)
         self.users: dict[str, User] = {}         # lower login -> user or org
         self.teams: dict[int, Team] = {}
@@ -266,7 +277,7 @@ class GiteaState:
             repo = self.repos.get((owner.lower(), name.lower()))
         return repo if repo is not None and (include_creating or not repo.creating) else None
 
-    def begin_repo(self, owner: User, body: dict) -> Repo:
+    def begin_repo(self, owner: User, body: dict, *, readme: bool = True) -> Repo:
         """Insert the row (like the DB insert inside CreateRepository); git init follows."""
         name = check_repo_name(body.get("name"))
         with self.lock:
@@ -278,9 +289,33 @@ class GiteaState:
                 raise SimError(409, "The repository with the same name already exists.")
             repo = Repo(self.next_id(), owner.login, name,
                         body.get("default_branch") or "main", bool(body.get("private")),
-                        bool(body.get("auto_init")), body.get("description") or "", creating=True)
+                        bool(body.get("auto_init")), body.get("description") or "", creating=True,
+                        template=bool(body.get("template")))
             self.repos[(owner.login.lower(), name.lower())] = repo
+            if repo.auto_init and readme and self.disk is None:  # Gitea's initial commit: the
+                # README (on disk, GiteaAPI.create_repo commits it as the doer)
+                self.init_repository_files(repo, {"README.md": _readme(repo)}, repo.default_branch)
             return repo
+
+    def init_repository_files(self, repo: Repo, files: dict[str, bytes], branch: str) -> None:
+        """The one place a repository gets its content: one commit of `files` on `branch`.
+
+        Into the bare git repository on disk when the simulator hosts them (GiteaSim sets
+        `disk`: portal/devstack/git_repos.py), so a clone, a push and this API see the same
+        files; kept in memory otherwise (a state used alone in unit tests).
+        """
+        with self.lock:
+            if self.disk is not None:
+                commit_files(self.disk.path(repo.owner, repo.name), files, branch=branch)
+            else:
+                repo.files = dict(files)
+            repo.default_branch = branch
+
+    def repo_files(self, repo: Repo) -> dict[str, bytes]:
+        """The files of the default branch (what was pushed included, when on disk)."""
+        if self.disk is not None:
+            return read_files(self.disk.path(repo.owner, repo.name), repo.default_branch)
+        return dict(repo.files)
 
     def finish_repo(self, repo: Repo) -> None:
         with self.lock:

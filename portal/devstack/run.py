@@ -57,7 +57,8 @@ def start_simulators(settings, build_seconds: float, instance: Path,
                                    build_seconds=build_seconds, agent_seconds=2.0, host=host)
         servers.append(_start(app, port, "Coder"))
     if "Gitea" in sims:
-        app, _sim = make_gitea_sim(admin_token=DEV_GITEA_TOKEN, data_dir=instance / "gitea")
+        app, _sim = make_gitea_sim(admin_token=DEV_GITEA_TOKEN, data_dir=instance / "gitea",
+                                   starters=True)
         servers.append(_start(app, sims["Gitea"], "Gitea"))
     if (settings.litellm_url or "").rstrip("/") == DEV_LITELLM_URL:  # off unless LITELLM_URL says so
         from .litellm import make_litellm_sim
