@@ -93,6 +93,7 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("code.tab", "GET"): MEMBERS_SEE,                    # readers open Code too
     ("code.open_", "POST"): MEMBERS_SEE,
     ("code.status", "POST"): MEMBERS_SEE,
+    ("code.status", "GET"): MEMBERS_SEE,
     ("code.retry", "POST"): MEMBERS_SEE,
     ("code.keepalive", "POST"): row(LOGIN, 404, 204, 204, 204, 204),
     ("code.workspace_action", "POST"): MEMBERS_ACT,

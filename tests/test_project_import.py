@@ -44,7 +44,7 @@ def _gitea_migrations(gitea):
     return [e for e in gitea.exchanges if e.method == "POST" and e.path == "/api/v1/repos/migrate"]
 
 
-def test_create_from_a_public_url_migrates(stack):
+def test_create_from_a_public_url_migrates(stack, worker):
     client = stack.app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada")
     token = csrf(client, "/groups/new")

@@ -55,10 +55,11 @@ def scanned(make_app, tmp_path):
     coder.stop()
 
 
-def test_no_secret_in_clear_anywhere(scanned, caplog):
+def test_no_secret_in_clear_anywhere(scanned, caplog, start_worker):
     from portal.observability import logs as portal_logs
     from tests.test_code_tab import open_code
     app, coder, idp, tmp_path = scanned
+    start_worker(app)  # the reconciler tier: its log lines are scanned too
     caplog.set_level(logging.DEBUG)
     json_lines = io.StringIO()  # what PORTAL_LOG_FORMAT=json would write, for the same flows
     portal_logs.configure("json", stream=json_lines)

@@ -19,9 +19,11 @@ from tests.test_code_tab import create_project, csrf, open_code
 from tests.test_github_token import CLASSIC
 
 
-def test_token_and_key_reach_the_workspace_and_nothing_else(ai_stack, tmp_path, caplog):
+def test_token_and_key_reach_the_workspace_and_nothing_else(ai_stack, tmp_path, caplog,
+                                                          start_worker):
     caplog.set_level(logging.DEBUG)
     app = ai_stack.app
+    start_worker(app)  # the reconciler tier: its log lines are searched too
     bodies: list[bytes] = []
 
     @app.after_request
