@@ -42,6 +42,18 @@ def open_code(client, project_id, timeout=20.0):
     return body, stages
 
 
+def stop_and_wait(client, coder, project_id: int, timeout: float = 10.0) -> None:
+    """Stop from the Overview (an intent), then wait until the worker has sent the stop build."""
+    builds = coder.sim.count("/builds", "POST")
+    resp = client.post(f"/projects/{project_id}/workspace/stop",
+                       data={"csrf_token": csrf(client, f"/projects/{project_id}")})
+    assert resp.status_code == 303
+    deadline = time.monotonic() + timeout
+    while coder.sim.count("/builds", "POST") <= builds and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert coder.sim.count("/builds", "POST") > builds, "the worker sent no stop build"
+
+
 @pytest.fixture
 def signed_in(stack, worker):
     client = stack.app.test_client()

@@ -1,12 +1,14 @@
 """GET /metrics and what moves it: access rules, the exposition format, a Code tab open."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.app import dev_sign_in
 from tests.observability_helpers import calls_by_operation, delta, scrape, total
-from tests.test_code_tab import create_project, csrf, open_code
+from tests.test_code_tab import create_project, csrf, open_code, stop_and_wait
 
 TOKEN = "metrics-token-0123456789abcdef"
 FAMILIES = {"portal_http_requests", "portal_http_request_duration_seconds",
@@ -18,7 +20,7 @@ FAMILIES = {"portal_http_requests", "portal_http_request_duration_seconds",
             "portal_groups", "portal_projects", "portal_workspaces"}
 
 
-def test_exposition_parses_and_names_every_family(stack):
+def test_exposition_parses_and_names_every_family(stack, worker):
     client = stack.app.test_client()
     dev_sign_in(client, "ada@example.com")
     create_project(client)
@@ -113,7 +115,7 @@ def _open_and_measure(stack, client, pid, kind):
     return before, after
 
 
-def test_code_tab_opens_move_time_to_ide_and_outbound_counters(stack):
+def test_code_tab_opens_move_time_to_ide_and_outbound_counters(stack, worker):
     client = stack.app.test_client()
     dev_sign_in(client, "ada@example.com")
     _, pid = create_project(client)
@@ -121,7 +123,8 @@ def test_code_tab_opens_move_time_to_ide_and_outbound_counters(stack):
     before, after = _open_and_measure(stack, client, pid, "first_build")
     assert delta(before, after, "portal_time_to_ide_seconds_sum", kind="first_build") > 0
     assert delta(before, after, "portal_stage_duration_seconds_count", stage="building") == 1
-    assert delta(before, after, "portal_pass_duration_seconds_count", outcome="ready") == 1
+    # The worker's passes do the portal's steps and the create; its tick sees the build end.
+    assert delta(before, after, "portal_pass_duration_seconds_count") >= 1
     assert delta(before, after, "portal_outbound_requests_total", service="gitea") > 0
 
     # Open again while it runs: the workspace is already running; only the hand-off is asked.
@@ -130,14 +133,13 @@ def test_code_tab_opens_move_time_to_ide_and_outbound_counters(stack):
                  operation="GET /applications/auth-redirect") == 1
 
     # Stop it, then open: a start.
-    token = csrf(client, f"/projects/{pid}")
-    assert client.post(f"/projects/{pid}/workspace/stop", data={"csrf_token": token}).status_code == 303
+    stop_and_wait(client, stack.coder, pid)
     before, after = _open_and_measure(stack, client, pid, "start")
     assert delta(before, after, "portal_outbound_requests_total", service="coder",
                  operation="POST /workspaces/{}/builds") == 1
 
 
-def test_unavailable_coder_counts_a_stage_failure_and_retries(stack):
+def test_unavailable_coder_counts_a_stage_failure_and_retries(stack, worker):
     client = stack.app.test_client()
     dev_sign_in(client, "ada@example.com")
     _, pid = create_project(client)
@@ -146,10 +148,14 @@ def test_unavailable_coder_counts_a_stage_failure_and_retries(stack):
     before = scrape(client)
     headers = {"HX-Request": "true", "X-CSRFToken": csrf(client)}
     body = client.post(f"/projects/{pid}/code/open", headers=headers).get_data(as_text=True)
+    deadline = time.monotonic() + 15  # the worker's pass meets the fault; the poll shows it
+    while "not reachable" not in body and time.monotonic() < deadline:
+        time.sleep(0.1)
+        body = client.get(f"/projects/{pid}/code/status", headers=headers).get_data(as_text=True)
     after = scrape(client)
     stack.coder.sim.reset_faults()
     assert "not reachable" in body
-    assert delta(before, after, "portal_stage_failures_total", reason="unavailable") == 1
+    assert delta(before, after, "portal_stage_failures_total", reason="unavailable") >= 1
     assert delta(before, after, "portal_outbound_retries_total", service="coder") >= 2
     assert delta(before, after, "portal_outbound_requests_total", service="coder",
                  outcome="server_error") >= 3

@@ -44,7 +44,7 @@ def test_operation_labels(method, path, expected):
 
 
 @pytest.mark.skipif(not CONTRACTS_AVAILABLE, reason="needs ../shared/contracts")
-def test_operation_labels_are_the_contract_templates(stack):
+def test_operation_labels_are_the_contract_templates(stack, worker):
     """Every call of a Code tab open is labelled with its path template in the contract."""
     from tests.fixtures.app import dev_sign_in
     from tests.test_code_tab import create_project, open_code

@@ -15,7 +15,8 @@ from tests.test_gitea_generate import STARTERS
 
 
 @pytest.fixture
-def seeded_stack(stack):
+def seeded_stack(stack, worker):
+    """The stack with the starters seeded and a worker running the passes."""
     seed_templates(stack.gitea.sim.state, starters.ORG, STARTERS)
     return stack
 
@@ -98,7 +99,7 @@ def test_create_from_the_python_starter_generates_once_and_lists_its_files(seede
     assert stages[-1] == "ready", body[:500]
     repo = seeded_stack.gitea.sim.repo(slug, "weather-bot")
     assert repo.private and repo.default_branch == "main" and not repo.template
-    assert b'name = "weather-bot"' in repo.files["pyproject.toml"]
+    assert b'name = "weather-bot"' in seeded_stack.gitea.sim.state.repo_files(repo)["pyproject.toml"]
     assert _calls(seeded_stack.gitea, "POST", "/repos/starters/python/generate") == 1
     page = client.get(f"/projects/{pid}").get_data(as_text=True)
     for name in ("src/", "tests/", "pyproject.toml", "README.md", ".gitea/"):
@@ -165,7 +166,7 @@ def test_drift_repair_generates_a_deleted_repository_again_from_its_starter(seed
     result = seeded_stack.app.test_cli_runner().invoke(
         args=["portal", "reconcile", "--all", "--apply"])
     assert "created repository ml-team/vision" in result.output, result.output
-    files = seeded_stack.gitea.sim.repo("ml-team", "vision").files
+    files = seeded_stack.gitea.sim.state.repo_files(seeded_stack.gitea.sim.repo("ml-team", "vision"))
     assert b'name = "vision"' in files["pyproject.toml"]
     assert _calls(seeded_stack.gitea, "POST", "/repos/starters/python/generate") == 2
 

@@ -14,7 +14,7 @@ def minted(stack, login: str) -> list[tuple[str, ...]]:
     return [tuple(t["scopes"]) for t in stack.gitea.sim.snapshot()["tokens"] if t["owner"] == login]
 
 
-def test_reader_workspace_token_reads_only_and_a_writer_gets_write(stack):
+def test_reader_workspace_token_reads_only_and_a_writer_gets_write(stack, worker):
     lead = person(stack.app, "lena@example.com")
     make_group(lead)
     assert post(lead, "/groups/ml-team/projects/new", name="Model").status_code == 303

@@ -11,14 +11,15 @@ from portal.models import AuditEvent, WorkspaceState
 from tests.fixtures.app import dev_sign_in
 from tests.fixtures.devstack import stack_env
 from tests.platform.conftest_helpers import blocks
-from tests.test_code_tab import create_project, csrf, open_code
+from tests.test_code_tab import create_project, csrf, open_code, stop_and_wait
 
 SIZES = "small=2/4/10,fast=4/8/10,large=4/8/20,huge=8/16/50@gpu-team"
 
 
 @pytest.fixture
-def sized(make_app, coder_sim, gitea_sim):
+def sized(make_app, coder_sim, gitea_sim, start_worker):
     app = make_app(**stack_env(coder_sim, gitea_sim), PORTAL_WORKSPACE_SIZES=SIZES)
+    start_worker(app)  # the reconciler tier runs the passes
     client = app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada Lovelace")
     return app, client, coder_sim
@@ -58,8 +59,7 @@ def test_cpu_and_memory_go_with_every_start_disk_only_with_the_create(sized):
     app, client, coder = sized
     _, pid = create_project(client)
     open_code(client, pid)
-    token = csrf(client, f"/projects/{pid}")
-    assert client.post(f"/projects/{pid}/workspace/stop", data={"csrf_token": token}).status_code == 303
+    stop_and_wait(client, coder, pid)
     resp = _pick(client, pid, "fast")  # same disk: no question, applies at the next start
     assert resp.status_code == 303
     assert open_code(client, pid)[1][-1] == "ready"

@@ -15,7 +15,7 @@ from ..clients.http import ServiceError, Unauthorized
 from ..extensions import db
 from ..htmx import hx_redirect
 from ..models import Membership, Project, WorkspaceState
-from ..observability import ide_waits
+from ..observability import ide_waits, metrics
 from ..permissions import effective_role, project_for
 from ..services import services
 from ..workspaces import intent
@@ -61,6 +61,7 @@ def _hand_off(state: WorkspaceState, status: Status) -> Status:
         tokens.forget(current_user, tokens.CODER_TOKEN)
         return _renew(state)
     except ServiceError as exc:
+        metrics.stage_failed("starting", metrics.reason_class(exc))  # the hand-off's own stage
         return Status("starting", exc.user_message + " Retrying automatically.", transient=True)
     return provisioning.with_ai_notice(svc, current_user, state,
                                        replace(status, iframe_url=iframe))

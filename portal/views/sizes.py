@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import audit, provisioning, tokens, workspace_actions
+from .. import audit, provisioning, starters, tokens, workspace_actions
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Role, WorkspaceState
@@ -38,6 +38,7 @@ def _overview(project, role, status: int = 200, **extra):
         WorkspaceState.user_id == current_user.id, WorkspaceState.project_id == project.id))
     return render_template("projects/overview.html", project=project, state=state, tab="overview",
                            role=effective_role(current_user, role),
+                           listing=starters.files(services(), project),
                            **size_context(current_user, project, state), **extra), status
 
 
