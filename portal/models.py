@@ -170,6 +170,9 @@ class WorkspaceState(db.Model):
     # was created with: disk_size is immutable in the template, so a change means a new one.
     size_name: Mapped[str | None] = mapped_column(String(40))
     disk_size: Mapped[int | None] = mapped_column(Integer)
+    # The person confirmed a size with another disk: the worker deletes the workspace and
+    # creates it anew (portal/provisioning.py, _replace); cleared once the old one is gone.
+    recreate_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,

@@ -251,6 +251,10 @@ def _pass(services: Services, user: User, project: Project, role: Role,
     except Unauthorized:
         tokens.forget(user, tokens.CODER_TOKEN)  # revoked or expired early: mint anew next poll
         return Status(state.stage, "Renewing your workspace credentials…", transient=True)
+    if state.recreate_requested_at is not None:
+        replacing = _replace(as_user, user, project, state, workspace, retrying)
+        if replacing is not None:
+            return replacing
     if workspace is None:
         if state.desired_state != "running":
             _set_stage(state, "stopped")
@@ -274,6 +278,28 @@ def _pass(services: Services, user: User, project: Project, role: Role,
     state.build_id = status.build_id
     state.observed_at = utcnow()
     return _act_on(services, as_user, token, user, project, state, workspace, status, retrying)
+
+
+def _replace(as_user, user: User, project: Project, state: WorkspaceState,
+             workspace: dict | None, retrying: bool) -> Status | None:
+    """A confirmed size with another disk (disk_size is immutable in the template): delete the
+    workspace, then, once Coder no longer has it, go on to create it anew (None). A failed
+    delete fails the pass; Retry sends the delete again."""
+    if workspace is None:
+        state.recreate_requested_at = None
+        state.coder_workspace_id = state.disk_size = None
+        return None
+    build = workspace.get("latest_build") if isinstance(workspace.get("latest_build"), dict) else {}
+    job = build.get("job") if isinstance(build.get("job"), dict) else {}
+    failed = build.get("transition") == "delete" and job.get("status") in ("failed", "canceled")
+    if failed and not retrying:
+        raise ProvisioningFailed("Deleting the old workspace for the new disk size failed: "
+                                 f"{_str(job.get('error')) or 'see the build log'}")
+    if build.get("transition") != "delete" or failed:
+        as_user.delete_workspace(workspace["id"])
+        audit.record(user, "workspace.recreate", project.workspace_name, size=state.size_name)
+    _set_stage(state, "workspace")
+    return Status("workspace", "Replacing your workspace with one of the new disk size…")
 
 
 def _member_synced(user: User, project: Project) -> bool:

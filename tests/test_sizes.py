@@ -2,6 +2,8 @@
 is refused with a message before any call, changing the disk asks and then recreates."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from portal import workspace_params as wp
@@ -93,6 +95,10 @@ def test_changing_the_disk_asks_then_recreates(sized):
     assert "deleted and created anew" in page
     assert not [b for b in _builds(coder) if b["transition"] == "delete"], "nothing deleted yet"
     assert _pick(client, pid, "large", confirm="y").status_code == 303
+    deadline = time.monotonic() + 15  # the worker deletes the old workspace
+    while not [b for b in _builds(coder) if b["transition"] == "delete"] and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [b for b in _builds(coder) if b["transition"] == "delete"]
     assert open_code(client, pid, timeout=30)[1][-1] == "ready"
     creates = [b for b in _builds(coder) if b["transition"] == "create"]
@@ -133,3 +139,28 @@ def test_size_options_are_the_templates():
         assert tuple(int(o["value"]) for o in body["option"]) == options
         assert int(body["default"]) == default
         assert (body["mutable"] is False) == (name in wp.IMMUTABLE)
+
+
+def test_make_room_stops_the_least_recently_used_and_the_waiting_one_starts(
+        make_app, coder_sim, gitea_sim, start_worker):
+    """Over the personal limit the Code tab offers to stop the person's least recently used
+    workspace: a job of the worker (no call to Coder in the request), then the place is theirs."""
+    app = make_app(**stack_env(coder_sim, gitea_sim), PORTAL_MAX_RUNNING_PER_PERSON="1")
+    start_worker(app)
+    client = app.test_client()
+    dev_sign_in(client, "ada@example.com", "Ada Lovelace")
+    _, first = create_project(client, project="First")
+    assert open_code(client, first)[1][-1] == "ready"
+    _, second = create_project(client, group="Other Team", project="Second")
+    body, stages = open_code(client, second, timeout=5)
+    assert stages[-1] == "waiting" and 'data-testid="make-room"' in body
+    resp = client.post(f"/projects/{second}/code/make-room",
+                       data={"csrf_token": csrf(client, f"/projects/{second}/code")})
+    assert resp.status_code == 303
+    body, stages = open_code(client, second, timeout=30)
+    assert stages[-1] == "ready", body[:300]
+    stops = [b for b in _builds(coder_sim) if b["transition"] == "stop"]
+    assert len(stops) == 1
+    with app.app_context():
+        actions = list(db.session.scalars(db.select(AuditEvent.action)))
+        assert "workspace.stop" in actions

@@ -1,18 +1,18 @@
 """A person's workspace size (Overview), a lead's project default, and making room when over
-the personal limit. A disk change asks first, then deletes the workspace so the next open
-creates it with the new disk (disk_size is immutable in the template)."""
+the personal limit. A disk change asks first, then records the intent: the worker deletes the
+workspace and creates it with the new disk (disk_size is immutable in the template). No
+outbound call here: making room is a job too (portal/workspaces/jobs.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import audit, provisioning, starters, tokens, workspace_actions
-from ..clients.http import ServiceError
+from .. import audit, provisioning, starters
 from ..extensions import db
 from ..models import Role, WorkspaceState
 from ..permissions import effective_role, project_for
 from ..services import services
-from ..workspaces import gate, occupancy, sizes
+from ..workspaces import gate, intent, sizes
 from ..workspaces.size_spec import SizeError
 
 bp = Blueprint("sizes", __name__)
@@ -54,20 +54,13 @@ def choose(project_id: int):
     state = provisioning.workspace_state(current_user, project)
     if sizes.needs_new_disk(state, size) and request.form.get("confirm") != "y":
         return _overview(project, role, confirm_size=size)
-    if sizes.needs_new_disk(state, size):
-        try:
-            as_user = services().coder.as_user(tokens.coder_token(services(), current_user))
-            as_user.delete_workspace(state.coder_workspace_id)
-        except ServiceError as exc:
-            db.session.rollback()
-            return _overview(project, role, 503, size_error=f"{exc.user_message} Nothing was "
-                             "changed; try again in a moment.")
-        state.disk_size = None
-        state.stage = "workspace"
-        audit.record(current_user, "workspace.recreate", project.workspace_name,
-                     size=size.name, disk_size=size.disk_size)
     state.size_name = size.name
     audit.record(current_user, "workspace.size", project.workspace_name, size=size.name)
+    if sizes.needs_new_disk(state, size):  # confirmed: the worker deletes and creates anew
+        intent.replace_workspace(state)
+        flash(f"Your workspace size is now {size.name} ({size.summary}): your workspace is "
+              "being replaced with one of the new disk size.", "success")
+        return redirect(url_for("projects.show", project_id=project.id), 303)
     db.session.commit()
     flash(f"Your workspace size is now {size.name} ({size.summary}); it applies at the next "
           "start.", "success")
@@ -97,21 +90,10 @@ def project_default(project_id: int):
 def make_room(project_id: int):
     """Over the personal limit: stop the person's least recently used workspace."""
     project, _ = project_for(current_user, project_id)
-    try:
-        lru = occupancy.read(services()).least_recently_used(current_user.username)
-        if lru is not None:
-            other = db.session.scalar(db.select(WorkspaceState).where(
-                WorkspaceState.user_id == current_user.id,
-                WorkspaceState.coder_workspace_id == lru.workspace_id))
-            if other is not None:
-                workspace_actions.set_running(services(), current_user, other.project,
-                                              running=False)
-            else:  # started outside the portal: the person's own token stops it
-                token = tokens.coder_token(services(), current_user)
-                services().coder.as_user(token).stop_workspace(lru.workspace_id)
-                audit.record(current_user, "workspace.stop", lru.name, via="make_room")
-                db.session.commit()
-            flash(f"Stopping {lru.name}: your place comes as soon as it has stopped.", "success")
-    except ServiceError as exc:
-        flash(f"{exc.user_message} Nothing was stopped; try again in a moment.", "error")
+    if intent.make_room(current_user):
+        flash("Stopping your least recently used workspace: your place comes as soon as it has "
+              "stopped.", "success")
+    else:
+        flash("The provisioning worker is out of reach: nothing was stopped; try again in a "
+              "moment.", "error")
     return redirect(url_for("code.tab", project_id=project.id), 303)

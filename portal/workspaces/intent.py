@@ -19,6 +19,7 @@ from .status import ready_is_fresh
 GRACE = dt.timedelta(seconds=10)      # the sweep re-enqueues a row its job has not taken by then
 WATCH_WRITE = dt.timedelta(seconds=5)  # watched_at is rewritten at most this often
 QUEUED = "Queued: waiting for the provisioning worker…"
+REPLACING = "Replacing your workspace with one of the new disk size…"
 
 
 def request_pass(state: WorkspaceState) -> bool:
@@ -53,6 +54,22 @@ def open_workspace(user: User, project: Project, *, retry: bool = False) -> Work
         state.log_tail = None
     request_pass(state)
     return state
+
+
+def replace_workspace(state: WorkspaceState) -> None:
+    """A confirmed size with another disk: the worker deletes the workspace and creates it
+    anew (disk_size is immutable in the template); the caller has set the size."""
+    state.recreate_requested_at = utcnow()
+    provisioning.set_stage(state, "workspace")
+    state.status_message = REPLACING
+    state.log_tail = None
+    request_pass(state)
+
+
+def make_room(user: User) -> bool:
+    """Over the personal limit: ask the worker to stop this person's least recently used
+    workspace (portal/workspaces/jobs.py); False when the broker is out of reach."""
+    return queue().enqueue("make_room", user.id)
 
 
 def watched(state: WorkspaceState) -> None:

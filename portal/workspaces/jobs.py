@@ -20,7 +20,7 @@ from typing import Callable
 from flask import Flask
 from huey import crontab
 
-from .. import provisioning
+from .. import audit, provisioning, tokens
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Project, User, WorkspaceState, utcnow
@@ -52,12 +52,18 @@ def register(huey, app: Flask) -> dict[str, Callable]:
         with app.app_context(), _timed("tick"):
             run_tick(app, chain or uuid.uuid4().hex)
 
+    @huey.task(name="portal.make_room")
+    def make_room(user_id: int) -> None:
+        with app.app_context(), _timed("make_room"):
+            run_make_room(user_id)
+
     @huey.periodic_task(crontab(), name="portal.housekeeping")
     def minute() -> None:
         with app.app_context(), _timed("housekeeping"):
             housekeeping.run(app)
 
-    return {"reconcile": reconcile, "tick": tick, "housekeeping": minute}
+    return {"reconcile": reconcile, "tick": tick, "make_room": make_room,
+            "housekeeping": minute}
 
 
 @contextlib.contextmanager
@@ -156,6 +162,34 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
     else:
         q.enqueue("tick", chain, delay=TICK_IDLE)
     return total
+
+
+def run_make_room(user_id: int) -> str | None:
+    """Over the personal limit, the person asked to stop their least recently used workspace:
+    its name, or None (nothing running, or Coder out of reach: they may ask again)."""
+    from . import intent
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    svc = services()
+    try:
+        lru = occupancy.read(svc).least_recently_used(user.username)
+        if lru is None:
+            return None
+        row = db.session.scalar(db.select(WorkspaceState).where(
+            WorkspaceState.user_id == user.id, WorkspaceState.coder_workspace_id == lru.workspace_id))
+        if row is not None:
+            intent.set_running(user, row.project, running=False)  # the pass stops it
+        else:  # started outside the portal: the person's own token stops it
+            token = tokens.coder_token(svc, user)
+            svc.coder.as_user(token).stop_workspace(lru.workspace_id)
+            audit.record(user, "workspace.stop", lru.name, via="make_room")
+            db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        log.warning("make room for user %s: %s", user_id, exc)
+        return None
+    return lru.name
 
 
 def admit(svc: Services, q) -> int:
