@@ -27,4 +27,4 @@ def test_project_from_the_python_starter_shows_its_files(page: Page, portal, git
     for name in ("src/", "tests/", "pyproject.toml", "README.md", ".gitignore"):
         expect(files).to_contain_text(name)
     repo = gitea_sim.sim.repo("weather", "forecast-bot")
-    assert b'name = "forecast-bot"' in repo.files["pyproject.toml"]
+    assert b'name = "forecast-bot"' in gitea_sim.sim.state.repo_files(repo)["pyproject.toml"]
