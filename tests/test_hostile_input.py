@@ -60,7 +60,8 @@ def test_error_pages_roll_back_a_failed_statement_first(any_db_app):
                                   "/admin/users/99999999999999999999", "/admin/users/2147483648"])
 def test_huge_ids_are_404(any_db_app, path):
     client = person(any_db_app, "root@example.com", admin=True)
-    assert client.get(path).status_code == 404
+    resp = client.get(path)
+    assert resp.status_code == 404 and "There is nothing here" in resp.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("query", [{"to": "9999-12-31"}, {"to": "9999-12-31T23:59"},

@@ -62,20 +62,23 @@ def test_metrics_access(make_app, address, authorization, expected):
                                                ("fd00::5", 200), ("not-an-ip", 403)])
 def test_metrics_allow_list(make_app, address, expected):
     client = make_app(PORTAL_METRICS_ALLOW="10.0.0.0/8, fd00::/8").test_client()
-    assert client.get("/metrics", environ_base={"REMOTE_ADDR": address}).status_code == expected
+    resp = client.get("/metrics", environ_base={"REMOTE_ADDR": address})
+    assert resp.status_code == expected
+    assert ("portal_http_requests" in resp.get_data(as_text=True)) == (expected == 200)
 
 
 def test_a_token_is_refused_when_none_is_configured(make_app):
     client = make_app().test_client()
     resp = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"},
                       environ_base={"REMOTE_ADDR": "127.0.0.1"})
-    assert resp.status_code == 401
+    assert resp.status_code == 401 and "portal_http_requests" not in resp.get_data(as_text=True)
 
 
 def test_metrics_off(make_app):
     client = make_app(PORTAL_METRICS="0").test_client()
     try:
-        assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+        resp = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert resp.status_code == 404 and "portal_http_requests" not in resp.get_data(as_text=True)
     finally:
         make_app()  # back on for the tests that follow in this process
 
