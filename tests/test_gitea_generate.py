@@ -38,7 +38,7 @@ def test_generate_expands_the_template_and_lists_the_root(seeded, gitea_sim):
                                 description="Forecasts")
     assert (repo.owner, repo.name, repo.private, repo.default_branch) == \
         ("vision", "weather-bot", True, "main")
-    files = gitea_sim.sim.repo("vision", "weather-bot").files
+    files = gitea_sim.sim.state.repo_files(gitea_sim.sim.repo("vision", "weather-bot"))
     assert ".gitea/template" not in files
     assert b'name = "weather-bot"' in files["pyproject.toml"]
     assert files["README.md"].startswith(b"# weather-bot\n\nForecasts\n")
@@ -95,7 +95,9 @@ def test_a_repository_becomes_a_template_by_patch(seeded, gitea_sim):
     assert resp.status_code == 200 and resp.json()["template"] is True
     assert "rust" in {r.name for r in seeded.list_templates("starters")}
     repo = seeded.generate_repo("starters", "rust", "vision", "oxide")
-    assert gitea_sim.sim.repo("vision", "oxide").files == {"README.md": b"# rust\n\n"}
+    oxide = gitea_sim.sim.repo("vision", "oxide")
+    # Gitea's options/readme/Default: "# {Name}\n\n{Description}\n" (an empty description)
+    assert gitea_sim.sim.state.repo_files(oxide) == {"README.md": b"# rust\n\n\n"}
     assert repo.name == "oxide"
 
 
@@ -107,17 +109,19 @@ def test_empty_repository_has_no_listing(seeded, gitea_sim):
     assert seeded.list_root("vision", "missing") is None
 
 
-def test_the_embedded_default_seeds_the_starters(monkeypatch):
+def test_the_embedded_default_seeds_the_starters(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
-    from portal.config import DEV_GITEA_URL
+    from portal.config import DEV_CODER_PORT, DEV_GITEA_PORT, DEV_GITEA_URL
     from portal.devstack import run
     from portal.devstack.gitea import make_gitea_sim
 
     started = []
     monkeypatch.setattr(run, "_start", lambda app, port, name: started.append(app))
     run.start_simulators(SimpleNamespace(coder_url="http://elsewhere", gitea_url=DEV_GITEA_URL,
-                                         litellm_url=None), build_seconds=1)
+                                         litellm_url=None, dev_coder_port=DEV_CODER_PORT,
+                                         dev_gitea_port=DEV_GITEA_PORT),
+                         build_seconds=1, instance=tmp_path)
     (sim,) = started
     templates = {r.name: r for r in sim.state.repos.values() if r.owner == "starters"}
     assert sorted(templates) == ["cpp", "empty", "python"]
