@@ -26,7 +26,10 @@ def test_exposition_parses_and_names_every_family(stack):
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
     assert resp.headers["Cache-Control"] == "no-store"
     families = {f.name: f for f in text_string_to_metric_families(resp.get_data(as_text=True))}
-    assert FAMILIES - {"portal_workspaces"} <= set(families)
+    # portal_workspaces needs a workspace; the last sweep needs a worker that has swept
+    # (tests/platform/test_observability_stack.py registers a probe that reports one).
+    assert FAMILIES - {"portal_workspaces", "portal_worker_last_sweep_timestamp_seconds"} \
+        <= set(families)
     samples = scrape(client)
     assert total(samples, "portal_groups") == 1 and total(samples, "portal_projects") == 1
     assert total(samples, "portal_people_signed_in_24h") == 1
