@@ -64,14 +64,22 @@ def test_users_search_sort_and_pages(app):
 ])
 def test_bad_parameters_are_400_with_a_message(app, query, text):
     admin = person(app, "root@example.com", admin=True)
-    for url in (f"/admin/users?{query}", ):
-        for headers in ({}, {"HX-Request": "true"}):
-            resp = admin.get(url, headers=headers)
-            assert resp.status_code == 400 and text in resp.get_data(as_text=True), url
-    for url in ("/admin/groups", "/admin/projects", "/admin/workspaces", "/admin/audit"):
-        assert admin.get(f"{url}?per=500").status_code == 400
-        assert admin.get(f"{url}?sort=id;drop").status_code == 400
-    assert admin.get("/admin/workspaces?state=exploded").status_code == 400
+    answers = {kind: admin.get(f"/admin/users?{query}", headers=headers)
+               for kind, headers in (("page", {}), ("fragment", {"HX-Request": "true"}))}
+    assert {kind: (r.status_code, text in r.get_data(as_text=True))
+            for kind, r in answers.items()} == {"page": (400, True), "fragment": (400, True)}
+
+
+def test_every_list_refuses_bad_parameters_with_a_message(app):
+    admin = person(app, "root@example.com", admin=True)
+    queries = {f"{url}?{query}": text
+               for url in ("/admin/groups", "/admin/projects", "/admin/workspaces", "/admin/audit")
+               for query, text in (("per=500", "between 1 and 100"),
+                                   ("sort=id;drop", "must be one of"))}
+    queries["/admin/workspaces?state=exploded"] = "must be one of"
+    answers = {url: admin.get(url) for url in queries}
+    assert {url: (r.status_code, queries[url] in r.get_data(as_text=True))
+            for url, r in answers.items()} == dict.fromkeys(queries, (400, True))
 
 
 def test_groups_and_projects_lists_with_counts_and_admin_acts_as_lead(app):

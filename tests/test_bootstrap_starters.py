@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 import pytest
+import requests
 
 from portal.devstack.gitea_templates import starter_files
 from tests.test_gitea_generate import STARTERS
@@ -65,10 +66,12 @@ def test_first_run_makes_the_starters_a_second_changes_nothing(bootstrap, gitea_
     out = bootstrap()
     assert out.count(": pushed") == 3
     state = gitea_sim.sim.state
-    for name in ("python", "cpp", "empty"):
-        repo = state.repo("starters", name)
-        assert repo.template and not repo.private and repo.default_branch == "main"
-        assert repo.files == starter_files(STARTERS / name), name
+    names = ("python", "cpp", "empty")
+    repos = {name: state.repo("starters", name) for name in names}
+    assert {name: (r.template, r.private, r.default_branch) for name, r in repos.items()} == \
+        dict.fromkeys(names, (True, False, "main"))
+    assert {name: state.repo_files(r) for name, r in repos.items()} == \
+        {name: starter_files(STARTERS / name) for name in names}
     assert state.repo("starters", "python").description.startswith("Python:")
     writes = len(_writes(gitea_sim))
     assert writes == 1 + 3 * 2  # the organization, then each repository and its commit
@@ -82,16 +85,16 @@ def test_a_run_stopped_half_way_is_completed_and_a_withdrawn_starter_stays_withd
     bootstrap()
     state = gitea_sim.sim.state
     state.repo("starters", "cpp").template = False          # an administrator withdrew it
-    state.repos.pop(("starters", "empty"))
+    gitea_sim.sim.delete_repo("starters", "empty")
     gitea_sim.recorder.clear()
     # A repository created by a run that stopped before its commit: empty, no template flag.
-    assert gitea_sim.client().create_repo("starters", "empty").name == "empty"
-    with state.lock:
-        repo = state.repo("starters", "empty")
-        repo.files, repo.auto_init, repo.template = {}, False, False
+    created = requests.post(f"{gitea_sim.url}/api/v1/orgs/starters/repos", timeout=10,
+                            headers={"Authorization": f"token {gitea_sim.admin_token}"},
+                            json={"name": "empty", "auto_init": False, "private": False})
+    assert created.status_code == 201 and created.json()["empty"] is True
     out = bootstrap()
     assert "starter empty: pushed" in out and out.count(": pushed") == 1
     assert state.repo("starters", "empty").template
-    assert state.repo("starters", "empty").files == starter_files(STARTERS / "empty")
+    assert state.repo_files(state.repo("starters", "empty")) == starter_files(STARTERS / "empty")
     assert not state.repo("starters", "cpp").template
     assert "PATCH /api/v1/repos/starters/cpp" not in _writes(gitea_sim)

@@ -93,10 +93,13 @@ def test_non_member_gets_404(stack, signed_in):
     _, pid = create_project(signed_in)
     other = stack.app.test_client()
     dev_sign_in(other, "eve@example.com")
-    assert other.get(f"/projects/{pid}").status_code == 404
+    page = other.get(f"/projects/{pid}")
+    assert page.status_code == 404 and "Cat Detector" not in page.get_data(as_text=True)
     assert other.get(f"/projects/{pid}/code").status_code == 404
     headers = {"X-CSRFToken": csrf(other)}
     assert other.post(f"/projects/{pid}/code/open", headers=headers).status_code == 404
+    with stack.app.app_context():  # the refused open recorded no intent to run a workspace
+        assert db.session.scalars(db.select(WorkspaceState)).all() == []
 
 
 def test_failure_shows_reason_and_retry_recovers(stack, signed_in):

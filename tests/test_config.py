@@ -80,9 +80,9 @@ def test_postgres_url_uses_psycopg3():
 def test_public_view_masks_every_secret():
     s = Settings.from_env({**GOOD, "DATABASE_URL": "postgresql://u:dbpass@db/portal"})
     shown = " ".join(s.public_view().values())
-    for secret in ("x" * 40, GOOD["PORTAL_ENCRYPTION_KEY"], "s3cret-value", "abc-def", "dbpass"):
-        assert secret not in shown
-    assert secret not in repr(s)
+    secrets = ("x" * 40, GOOD["PORTAL_ENCRYPTION_KEY"], "s3cret-value", "abc-def", "dbpass")
+    assert [secret for secret in secrets if secret in shown] == []
+    assert [secret for secret in secrets if secret in repr(s)] == []
 
 
 def test_start_up_stops_with_one_line(tmp_path):
@@ -114,8 +114,7 @@ def test_system_page_masks_every_password_in_a_url(url, secret):
                            "SMTP_URL": "smtp://mailer:smtppass@mail:25?password=again&from=p@x.org",
                            "PORTAL_RATELIMIT_STORAGE": "redis://:redispass@cache:6379"})
     shown = " ".join(s.public_view().values())
-    for hidden in (secret, "smtppass", "again", "redispass"):
-        assert hidden not in shown
+    assert [hidden for hidden in (secret, "smtppass", "again", "redispass") if hidden in shown] == []
     assert "db/portal" in shown and "from=p%40x.org" in shown or "from=p@x.org" in shown
     assert "mail:25" in mask_url(s.smtp_url) and "mailer" in mask_url(s.smtp_url)
 

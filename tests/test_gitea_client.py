@@ -99,7 +99,9 @@ def test_user_created_without_must_change_password_false_cannot_use_tokens(gitea
                  json={"username": "dave", "email": "dave@example.org", "password": "x" * 20})
     assert reply.status_code == 201
     minted = gitea_sim.client().create_user_token("dave")
-    assert _raw(gitea_sim, "GET", "/api/v1/user", minted.secret).status_code == 403
+    refused = _raw(gitea_sim, "GET", "/api/v1/user", minted.secret)
+    assert refused.status_code == 403
+    assert refused.json()["message"].startswith("You must change your password.")
 
 
 # -- organisations and teams ---------------------------------------------------------------

@@ -95,9 +95,9 @@ def test_a_repository_becomes_a_template_by_patch(seeded, gitea_sim):
     assert resp.status_code == 200 and resp.json()["template"] is True
     assert "rust" in {r.name for r in seeded.list_templates("starters")}
     repo = seeded.generate_repo("starters", "rust", "vision", "oxide")
-    # Gitea's options/readme/Default: "# {Name}\n\n{Description}\n" (no description here)
-    assert gitea_sim.sim.state.repo_files(gitea_sim.sim.repo("vision", "oxide")) == \
-        {"README.md": b"# rust\n\n\n"}
+    oxide = gitea_sim.sim.repo("vision", "oxide")
+    # Gitea's options/readme/Default: "# {Name}\n\n{Description}\n" (an empty description)
+    assert gitea_sim.sim.state.repo_files(oxide) == {"README.md": b"# rust\n\n\n"}
     assert repo.name == "oxide"
 
 
@@ -112,15 +112,15 @@ def test_empty_repository_has_no_listing(seeded, gitea_sim):
 def test_the_embedded_default_seeds_the_starters(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
-    from portal.config import DEV_GITEA_URL
+    from portal.config import DEV_CODER_PORT, DEV_GITEA_PORT, DEV_GITEA_URL
     from portal.devstack import run
     from portal.devstack.gitea import make_gitea_sim
 
     started = []
     monkeypatch.setattr(run, "_start", lambda app, port, name: started.append(app))
     run.start_simulators(SimpleNamespace(coder_url="http://elsewhere", gitea_url=DEV_GITEA_URL,
-                                         litellm_url=None, dev_coder_port=7080,
-                                         dev_gitea_port=int(DEV_GITEA_URL.rsplit(":", 1)[1])),
+                                         litellm_url=None, dev_coder_port=DEV_CODER_PORT,
+                                         dev_gitea_port=DEV_GITEA_PORT),
                          build_seconds=1, instance=tmp_path)
     (sim,) = started
     templates = {r.name: r for r in sim.state.repos.values() if r.owner == "starters"}

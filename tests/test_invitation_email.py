@@ -205,3 +205,8 @@ def test_a_description_may_hold_line_breaks(app):
     client = person(app, "lead@example.com")
     assert post(client, "/groups/new", name="Lines", slug="lines",
                 description="first\r\nsecond\n\tindented").status_code == 303
+    with app.app_context():
+        from portal.extensions import db
+        from portal.models import Group
+        stored = db.session.scalar(db.select(Group.description).where(Group.slug == "lines"))
+    assert stored.splitlines() == ["first", "second", "\tindented"]

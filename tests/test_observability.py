@@ -28,7 +28,10 @@ def test_exposition_parses_and_names_every_family(stack, worker):
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
     assert resp.headers["Cache-Control"] == "no-store"
     families = {f.name: f for f in text_string_to_metric_families(resp.get_data(as_text=True))}
-    assert FAMILIES - {"portal_workspaces"} <= set(families)
+    # portal_workspaces needs a workspace; the last sweep needs a worker that has swept
+    # (tests/platform/test_observability_stack.py registers a probe that reports one).
+    assert FAMILIES - {"portal_workspaces", "portal_worker_last_sweep_timestamp_seconds"} \
+        <= set(families)
     samples = scrape(client)
     assert total(samples, "portal_groups") == 1 and total(samples, "portal_projects") == 1
     assert total(samples, "portal_people_signed_in_24h") == 1
@@ -64,20 +67,23 @@ def test_metrics_access(make_app, address, authorization, expected):
                                                ("fd00::5", 200), ("not-an-ip", 403)])
 def test_metrics_allow_list(make_app, address, expected):
     client = make_app(PORTAL_METRICS_ALLOW="10.0.0.0/8, fd00::/8").test_client()
-    assert client.get("/metrics", environ_base={"REMOTE_ADDR": address}).status_code == expected
+    resp = client.get("/metrics", environ_base={"REMOTE_ADDR": address})
+    assert resp.status_code == expected
+    assert ("portal_http_requests" in resp.get_data(as_text=True)) == (expected == 200)
 
 
 def test_a_token_is_refused_when_none_is_configured(make_app):
     client = make_app().test_client()
     resp = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"},
                       environ_base={"REMOTE_ADDR": "127.0.0.1"})
-    assert resp.status_code == 401
+    assert resp.status_code == 401 and "portal_http_requests" not in resp.get_data(as_text=True)
 
 
 def test_metrics_off(make_app):
     client = make_app(PORTAL_METRICS="0").test_client()
     try:
-        assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+        resp = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert resp.status_code == 404 and "portal_http_requests" not in resp.get_data(as_text=True)
     finally:
         make_app()  # back on for the tests that follow in this process
 
@@ -191,9 +197,10 @@ def test_an_oidc_sign_in_counts_each_call_to_the_provider(make_app):
         failed = scrape(client)
     finally:
         idp.stop()
-    for operation in ("discovery", "token", "jwks", "userinfo"):
-        assert delta(before, after, "portal_outbound_requests_total", service="oidc",
-                     operation=operation, outcome="ok") == 1, operation
+    operations = ("discovery", "token", "jwks", "userinfo")
+    assert {operation: delta(before, after, "portal_outbound_requests_total", service="oidc",
+                             operation=operation, outcome="ok")
+            for operation in operations} == dict.fromkeys(operations, 1)
     assert delta(after, failed, "portal_outbound_requests_total", service="oidc",
                  outcome="server_error") >= 1
 

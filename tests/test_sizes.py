@@ -21,7 +21,7 @@ SIZES = "small=2/4/10,fast=4/8/10,large=4/8/20,huge=8/16/50@gpu-team"
 @pytest.fixture
 def sized(make_app, coder_sim, gitea_sim, start_worker):
     app = make_app(**stack_env(coder_sim, gitea_sim), PORTAL_WORKSPACE_SIZES=SIZES)
-    start_worker(app)  # the reconciler tier runs the passes
+    start_worker(app)  # the reconciler tier does the Code tab's work
     client = app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada Lovelace")
     return app, client, coder_sim
@@ -36,6 +36,10 @@ def _builds(coder) -> list[dict]:
             out.append({"path": e.path, "transition": (e.body or {}).get("transition", "create"),
                         **{k: v for k, v in values.items() if k in wp.SIZE_OPTIONS}})
     return out
+
+
+def _stops(coder) -> list[dict]:
+    return [b for b in _builds(coder) if b["transition"] == "stop"]
 
 
 def _pick(client, pid: int, size: str, **extra):
@@ -132,13 +136,14 @@ def test_sizes_setting_outside_the_template_stops_start_up(raw, fragment):
     assert str(err.value).startswith("PORTAL_WORKSPACE_SIZES") and fragment in str(err.value)
 
 
-def test_size_options_are_the_templates():
+@pytest.mark.parametrize("name", list(wp.SIZE_OPTIONS))
+def test_size_options_are_the_templates(name):
+    options, default = wp.SIZE_OPTIONS[name]
     by_name = {body["name"]: body for body in blocks("data", "coder_parameter").values()}
-    for name, (options, default) in wp.SIZE_OPTIONS.items():
-        body = by_name[name]
-        assert tuple(int(o["value"]) for o in body["option"]) == options
-        assert int(body["default"]) == default
-        assert (body["mutable"] is False) == (name in wp.IMMUTABLE)
+    body = by_name[name]
+    assert tuple(int(o["value"]) for o in body["option"]) == options
+    assert int(body["default"]) == default
+    assert (body["mutable"] is False) == (name in wp.IMMUTABLE)
 
 
 def test_make_room_stops_the_least_recently_used_and_the_waiting_one_starts(

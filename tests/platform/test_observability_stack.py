@@ -41,7 +41,8 @@ def exported_names() -> set[str]:
     from tests.fixtures.app import base_env, build_app
     with tempfile.TemporaryDirectory() as tmp:
         app = build_app(base_env(Path(tmp)))
-        register_worker_probe(app, lambda: {"queue_depth": 0, "heartbeat_age_seconds": 1.0})
+        register_worker_probe(app, lambda: {"queue_depth": 0, "heartbeat_age_seconds": 1.0,
+                                            "last_sweep_timestamp": 0.0})
         text = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}) \
             .get_data(as_text=True)
     names = set()
@@ -131,10 +132,11 @@ def test_dashboard_shows(needed):
 def test_queries_name_only_exported_metrics_and_are_well_formed(source):
     exprs = dashboard_exprs() if source == "dashboard" else alert_exprs()
     exported = exported_names()
-    for expr in exprs:
-        for name in NAME.findall(expr):
-            assert name in exported, f"{source}: {name} is not exported by the portal"
-        for open_, close in ("()", "[]", "{}"):
-            assert expr.count(open_) == expr.count(close), expr
-        for call in re.finditer(r"\b(rate|increase)\(([^()]*)\)", expr):
-            assert re.search(r"\[[^\]]+\]$", call.group(2)), f"{call.group(1)} without a range: {expr}"
+    problems = [f"{name} is not exported by the portal: {expr}"
+                for expr in exprs for name in NAME.findall(expr) if name not in exported]
+    problems += [f"unbalanced {open_}{close}: {expr}" for expr in exprs
+                 for open_, close in ("()", "[]", "{}") if expr.count(open_) != expr.count(close)]
+    problems += [f"{call.group(1)} without a range: {expr}" for expr in exprs
+                 for call in re.finditer(r"\b(rate|increase)\(([^()]*)\)", expr)
+                 if not re.search(r"\[[^\]]+\]$", call.group(2))]
+    assert problems == [], source
