@@ -201,7 +201,8 @@ class CoderSimApp:
         record[2] = response.status_code
         if not request.path.startswith("/__sim/"):
             own = str(uuid.uuid4())  # Coder's own id per request (httpmw.AttachRequestID)
-            response.headers["X-Coder-Request-Id"] = own
+            if isinstance(response, Response):  # an app proxy streams the upstream's headers
+                response.headers["X-Coder-Request-Id"] = own
             log_access(log, request, response.status_code, request_id=own,
                        x_request_id=request.headers.get("X-Request-ID", "-"))
         return response(environ, start_response)

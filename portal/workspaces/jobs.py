@@ -24,7 +24,7 @@ from .. import audit, provisioning, tokens
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Project, User, WorkspaceState, utcnow
-from ..observability import metrics
+from ..observability import context, metrics
 from ..permissions import acting_role
 from ..services import Services, services
 from ..tokens import aware
@@ -43,18 +43,18 @@ def register(huey, app: Flask) -> dict[str, Callable]:
     """The tasks bound to this app; names are stable across processes (module.function)."""
 
     @huey.task(name="portal.reconcile")
-    def reconcile(user_id: int, project_id: int) -> None:
-        with app.app_context(), _timed("reconcile"):
+    def reconcile(user_id: int, project_id: int, request_id: str | None = None) -> None:
+        with app.app_context(), _timed("reconcile", request_id):
             run_pass(app, user_id, project_id)
 
     @huey.task(name="portal.tick")
-    def tick(chain: str | None = None) -> None:
-        with app.app_context(), _timed("tick"):
+    def tick(chain: str | None = None, request_id: str | None = None) -> None:
+        with app.app_context(), _timed("tick", request_id):
             run_tick(app, chain or uuid.uuid4().hex)
 
     @huey.task(name="portal.make_room")
-    def make_room(user_id: int) -> None:
-        with app.app_context(), _timed("make_room"):
+    def make_room(user_id: int, request_id: str | None = None) -> None:
+        with app.app_context(), _timed("make_room", request_id):
             run_make_room(user_id)
 
     @huey.periodic_task(crontab(), name="portal.housekeeping")
@@ -67,14 +67,17 @@ def register(huey, app: Flask) -> dict[str, Callable]:
 
 
 @contextlib.contextmanager
-def _timed(kind: str):
+def _timed(kind: str, request_id: str | None = None):
     """portal_jobs_total / portal_job_duration_seconds for one job (an exception is "error"
-    and goes on to Huey, which logs it)."""
+    and goes on to Huey, which logs it); the job runs under the id of the request that
+    enqueued it, if any (portal/observability/context.py)."""
     started, outcome = time.perf_counter(), "error"
+    token = context.request_id.set(request_id if context.valid_request_id(request_id) else None)
     try:
         yield
         outcome = "ok"
     finally:
+        context.request_id.reset(token)
         metrics.job_finished(kind, outcome, time.perf_counter() - started)
 
 

@@ -20,11 +20,15 @@ from huey.consumer import Consumer
 from redis import ConnectionPool
 
 from ..models import utcnow
+from ..observability import context
 from ..tokens import aware
 
 log = logging.getLogger(__name__)
 # How often an idle consumer thread looks at the queue at most (Redis blocks on it instead).
 MAX_POLL_SECONDS = 0.5
+# Jobs that run under the id of the request (or job) that enqueued them; the tick is the
+# tier's own chain and never inherits one.
+TRACED = frozenset({"reconcile", "make_room"})
 
 
 @dataclass
@@ -36,10 +40,14 @@ class Queue:
         """Put a job on the queue; False (logged, no exception) when the broker is down."""
         try:
             task = self.tasks[name]
+            # The request's id travels with the job: the pass's calls carry it (logs, Coder's
+            # and Gitea's access logs), so an open can be followed into the worker.
+            rid = context.current_request_id() if name in TRACED else None
+            kwargs = {"request_id": rid} if rid else {}
             if delay:
-                task.schedule(args=args, delay=delay)
+                task.schedule(args=args, kwargs=kwargs, delay=delay)
             else:
-                task(*args)
+                task(*args, **kwargs)
             return True
         except Exception as exc:  # noqa: BLE001 - redis/sqlite errors of any kind: stay up
             log.warning("job queue unavailable (%s): %s left for the sweep", type(exc).__name__,
