@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 from portal.config import ConfigError, Settings
 from portal.config import names as setting_names
 from portal.config_values import declaration
+from portal.workspaces.size_spec import parse as parse_sizes
 from tests.conftest import ROOT
 
 GOOD = {
@@ -194,3 +195,10 @@ def test_create_app_takes_every_setting_from_its_config(tmp_path):
     assert settings.max_per_person == 3 and settings.bind_host == "127.0.0.1"
     assert app.config["TESTING"] is True
     assert not set(app.config) & setting_names()
+
+
+def test_system_page_shows_the_sizes_as_they_are_written():
+    raw = "small=2/4/10,large=4/8/20@gpu-team+staff"
+    assert ",".join(map(str, parse_sizes(raw))) == raw
+    shown = Settings.from_env({**GOOD, "PORTAL_WORKSPACE_SIZES": raw}).public_view()
+    assert shown["workspace_sizes"] == "small=2/4/10, large=4/8/20@gpu-team+staff"
