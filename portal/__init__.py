@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from .config import ConfigError, Settings
+from .config import names as setting_names
 
 __all__ = ["create_app", "ConfigError"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         PREFERRED_URL_SCHEME="http" if settings.dev else "https",
     )
-    app.config.update({k: v for k, v in config.items() if k not in _setting_names()})
+    app.config.update({k: v for k, v in config.items() if k not in setting_names()})
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
@@ -95,21 +96,6 @@ def _bounded_ids(app: Flask) -> None:
             super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
     app.url_map.converters["int"] = BoundedInt
-
-
-def _setting_names() -> set[str]:
-    return {"PORTAL_DEV", "PORTAL_SECRET_KEY", "DATABASE_URL", "PORTAL_ENCRYPTION_KEY", "OIDC_ISSUER",
-            "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_ADMIN_GROUP", "CODER_URL",
-            "CODER_ADMIN_API_KEY", "CODER_ORGANIZATION", "CODER_TEMPLATE", "CODER_LOGIN_TYPE",
-            "CODER_WILDCARD_ACCESS_URL", "GITEA_URL", "GITEA_ADMIN_TOKEN", "GITEA_AUTH_SOURCE_ID",
-            "LITELLM_URL", "LITELLM_MASTER_KEY", "SMTP_URL", "PORTAL_HTTP_CONNECT_TIMEOUT",
-            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_QUEUE_URL",
-            "PORTAL_WORKER_THREADS", "PORTAL_PREWARM", "PORTAL_DRIFT_APPLY", "PORTAL_WORKER_STALE_SECONDS",
-            "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
-            "PORTAL_RATELIMIT_STORAGE", "PORTAL_SESSION_IDLE_MINUTES", "PORTAL_URL",
-            "PORTAL_IMPORT_ALLOW_PRIVATE", "PORTAL_DEV_CODER_PORT", "PORTAL_DEV_GITEA_PORT", "PORTAL_DEV_MAX_WORKSPACES",
-            "PORTAL_BEHIND_PROXY", "PORTAL_LOG_FORMAT", "PORTAL_METRICS",
-            "PORTAL_METRICS_ALLOW", "PORTAL_METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 def _engine_options(url: str) -> dict:

@@ -83,8 +83,8 @@ def system():
                 "Coder": _version(lambda: svc.coder.buildinfo()["version"]),
                 "Gitea": _version(svc.gitea.version)}
     return render_template("admin/system.html", checks=checks, versions=versions,
-                           settings=svc.settings.public_view(), counts=counts(),
-                           worker=_worker_view(), section="system")
+                           settings=svc.settings.public_view(), unset=svc.settings.unset_meanings(),
+                           counts=counts(), worker=_worker_view(), section="system")
 
 
 def _worker_view() -> dict[str, str]:

@@ -29,6 +29,11 @@ class SizeSpec:
     disk_size: int
     groups: tuple[str, ...] = ()
 
+    def __str__(self) -> str:
+        """As written in PORTAL_WORKSPACE_SIZES: `large=4/8/20@gpu-team+staff`."""
+        groups = f"@{'+'.join(self.groups)}" if self.groups else ""
+        return f"{self.name}={self.cpu_cores}/{self.memory_gb}/{self.disk_size}{groups}"
+
 
 def check_values(cpu_cores: int, memory_gb: int, disk_size: int) -> None:
     """Refuse values the template does not offer (Coder would answer 400 at the build)."""

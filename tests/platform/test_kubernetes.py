@@ -18,9 +18,6 @@ from .tools import CHECKOV_REQUIREMENTS, KUBERNETES_DIR, ROOT, checkov_binary, c
 
 # Oldest and newest Kubernetes the manifests are checked against (schemas of kubernetes-validate 1.37.0).
 SCHEMA_VERSIONS = ["1.30.0", "1.37.0"]
-# Settings the manifests set that another branch declares in portal/config.py:
-# PORTAL_QUEUE_URL is the worker's Redis queue (the reconciler-tier issue).
-DECLARED_ELSEWHERE = {"PORTAL_QUEUE_URL"}
 # Valid stand-ins for the Secret's keys, so that Settings.from_env can judge the rest.
 SECRET_STANDINS = {
     "PORTAL_SECRET_KEY": "k8s-test-secret-key-0123456789abcdef0123456789",
@@ -125,7 +122,7 @@ def test_every_checkov_skip_has_a_reason_and_is_used(checkov_report):
 
 
 def test_env_names_are_settings_the_portal_declares():
-    declared = declared_settings() | DECLARED_ELSEWHERE
+    declared = declared_settings()
     for where, container in _containers().items():
         unknown = container_env_names(container) - declared
         assert not unknown, f"{where} sets {sorted(unknown)}, which portal/config.py does not read"
