@@ -14,27 +14,24 @@ from .clients.coder import readiness
 from .clients.http import ServiceError
 from .models import WorkspaceState, utcnow
 from .services import Services
+from .stages import LiveState, live_of
 from .tokens import aware
 
 CHUNK = 100
-STATES = ("running", "starting", "stopping", "stopped", "failed", "deleting", "missing",
-          "not_created")
+STATES = tuple(s.value for s in LiveState if s is not LiveState.unknown)
 FILTERS = STATES + ("stuck",)
-_BY_STAGE = {"ready": "running", "pending": "starting", "building": "starting",
-             "starting_agent": "starting", "stopping": "stopping", "stopped": "stopped",
-             "failed": "failed", "deleting": "deleting", "deleted": "missing"}
 
 
 @dataclass(frozen=True)
 class Live:
-    state: str                        # one of STATES, or "unknown" when Coder was not read
+    state: LiveState                  # LiveState.unknown when Coder was not read
     message: str = ""
     last_build: dt.datetime | None = None
     stuck: bool = False
 
     @property
     def running(self) -> bool:
-        return self.state == "running"
+        return self.state == LiveState.running
 
 
 def _time(value: object) -> dt.datetime | None:
@@ -49,12 +46,13 @@ def _time(value: object) -> dt.datetime | None:
 def of(ws: dict | None, build_timeout: int, now: dt.datetime | None = None) -> Live:
     """The Live view of one Coder workspace JSON (None: not in Coder)."""
     if ws is None:
-        return Live("missing", "Coder does not know this workspace (deleted outside the portal?).")
+        return Live(LiveState.missing,
+                    "Coder does not know this workspace (deleted outside the portal?).")
     status = readiness(ws)
     build = ws.get("latest_build") if isinstance(ws.get("latest_build"), dict) else {}
     started = _time(build.get("created_at"))
-    state = _BY_STAGE.get(status.stage, "starting")
-    late = (state in ("starting", "stopping", "deleting") and started is not None
+    state = live_of(status.stage)
+    late = (state in (LiveState.starting, LiveState.stopping, LiveState.deleting) and started is not None
             and (now or utcnow()) - started > dt.timedelta(seconds=build_timeout))
     message = status.message
     if late:
@@ -80,13 +78,13 @@ def states_of(services: Services, rows: Iterable[WorkspaceState]
     try:
         found = fetch(services, (r.coder_workspace_id for r in rows if r.coder_workspace_id))
     except ServiceError as exc:
-        return ({r.id: Live("unknown", f"Coder could not be read; last seen: {r.stage}.")
+        return ({r.id: Live(LiveState.unknown, f"Coder could not be read; last seen: {r.stage}.")
                  for r in rows}, exc.user_message)
     timeout, now = services.settings.build_timeout, utcnow()
     out = {}
     for r in rows:
         if not r.coder_workspace_id:
-            out[r.id] = Live("not_created", "Not created yet.")
+            out[r.id] = Live(LiveState.not_created, "Not created yet.")
         else:
             out[r.id] = of(found.get(r.coder_workspace_id), timeout, now)
     return out, None

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import Role, WorkspaceState
 from ..permissions import effective_role, project_for
 from ..services import services
+from ..stages import Stage
 from ..workspaces import gate, occupancy, sizes
 from ..workspaces.size_spec import SizeError
 
@@ -62,7 +63,7 @@ def choose(project_id: int):
             return _overview(project, role, 503, size_error=f"{exc.user_message} Nothing was "
                              "changed; try again in a moment.")
         state.disk_size = None
-        state.stage = "workspace"
+        state.stage = Stage.workspace
         audit.record(current_user, "workspace.recreate", project.workspace_name,
                      size=size.name, disk_size=size.disk_size)
     state.size_name = size.name

@@ -16,11 +16,12 @@ from .. import provisioning
 from ..clients.coder import readiness
 from ..clients.http import ServiceError
 from ..extensions import db
-from ..models import User, WorkspaceState, utcnow
+from ..models import User, WorkspaceState, utcnow, workspace_name_of
 from ..services import Services
+from ..stages import Stage, stage_of
 from ..tokens import aware
 
-IN_FLIGHT = ("building", "starting")
+IN_FLIGHT = (Stage.building, Stage.starting)
 PAGE = 100
 WATCHED = dt.timedelta(seconds=10)
 
@@ -65,33 +66,32 @@ def observe(services: Services, rows: list[WorkspaceState]) -> Observation:
 def _apply(services: Services, row: WorkspaceState, ws: dict | None, now: dt.datetime,
            out: Observation) -> None:
     status = readiness(ws)
-    started = aware(row.stage_started_at)
-    late = started is not None and (now - started).total_seconds() > services.settings.build_timeout
-    if (ws is None or status.failed or late or row.desired_state != "running"
+    late = row.stage_older_than(services.settings.build_timeout, now)
+    if (ws is None or status.failed or late or not row.wants_running
             or status.stage in ("stopped", "deleting", "deleted", "not_created")
             or (status.ready and row.prepared)):
         out.needs_pass.append((row.user_id, row.project_id))
         return
-    stage = provisioning.CODER_TO_STAGE.get(status.stage, "building")
+    stage = stage_of(status.stage)
     row.build_id = status.build_id
-    if stage == "ready":
+    if stage == Stage.ready:
         username = db.session.scalar(db.select(User.username).where(User.id == row.user_id))
-        provisioning.set_stage(row, "ready")
+        row.set_stage(Stage.ready)
         row.app_url = provisioning.app_url_of(services, ws, username or "",
-                                              row.coder_workspace_name or f"proj-{row.project_id}")
+                                              row.coder_workspace_name or workspace_name_of(row.project_id))
         row.observed_at, row.due_at = now, None
         row.status_message, row.log_tail = "Ready.", None
         row.status_warnings = list(status.warnings) or None
         return
     message = ("Starting your workspace… (the last stop is finishing)"
                if status.stage == "stopping" else status.message)
-    provisioning.set_stage(row, stage)
+    row.set_stage(stage)
     if row.status_message != message:
         row.status_message = message
     if list(status.warnings) != (row.status_warnings or []):
         row.status_warnings = list(status.warnings) or None
     watched = aware(row.watched_at)
-    if stage == "building" and status.build_id and watched and now - watched < WATCHED:
+    if stage == Stage.building and status.build_id and watched and now - watched < WATCHED:
         out.calls += 1
         try:
             tail = services.coder.build_logs(status.build_id, tail=20)
