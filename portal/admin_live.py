@@ -10,12 +10,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
-from .clients.coder import readiness
+from .clients.coder import CoderWorkspace, readiness
 from .clients.http import ServiceError
 from .models import WorkspaceState, utcnow
 from .services import Services
 from .stages import LiveState, live_of
-from .tokens import aware
 
 CHUNK = 100
 STATES = tuple(s.value for s in LiveState if s is not LiveState.unknown)
@@ -34,23 +33,13 @@ class Live:
         return self.state == LiveState.running
 
 
-def _time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return aware(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
-def of(ws: dict | None, build_timeout: int, now: dt.datetime | None = None) -> Live:
-    """The Live view of one Coder workspace JSON (None: not in Coder)."""
+def of(ws: CoderWorkspace | None, build_timeout: int, now: dt.datetime | None = None) -> Live:
+    """The Live view of one Coder workspace (None: not in Coder)."""
     if ws is None:
         return Live(LiveState.missing,
                     "Coder does not know this workspace (deleted outside the portal?).")
     status = readiness(ws)
-    build = ws.get("latest_build") if isinstance(ws.get("latest_build"), dict) else {}
-    started = _time(build.get("created_at"))
+    started = ws.latest_build.created_at
     state = live_of(status.stage)
     late = (state in (LiveState.starting, LiveState.stopping, LiveState.deleting) and started is not None
             and (now or utcnow()) - started > dt.timedelta(seconds=build_timeout))
@@ -60,14 +49,13 @@ def of(ws: dict | None, build_timeout: int, now: dt.datetime | None = None) -> L
     return Live(state, message, started, stuck=status.failed or late)
 
 
-def fetch(services: Services, workspace_ids: Iterable[str]) -> dict[str, dict]:
-    """id -> Coder workspace JSON, in ceil(n / CHUNK) calls. Raises ServiceError."""
+def fetch(services: Services, workspace_ids: Iterable[str]) -> dict[str, CoderWorkspace]:
+    """id -> Coder workspace, in ceil(n / CHUNK) calls. Raises ServiceError."""
     ids = [i for i in dict.fromkeys(workspace_ids) if i]
-    found: dict[str, dict] = {}
+    found: dict[str, CoderWorkspace] = {}
     for start in range(0, len(ids), CHUNK):
         for ws in services.coder.workspaces_by_id(ids[start:start + CHUNK]):
-            if isinstance(ws.get("id"), str):
-                found[ws["id"]] = ws
+            found[ws.id] = ws
     return found
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from . import ai_keys, audit, tokens
-from .clients.coder import WorkspaceStatus, readiness
+from .clients.coder import CoderWorkspace, WorkspaceStatus, readiness
 from .clients.http import (BadResponse, RateLimited, ServiceError, ServiceUnavailable,
                            Unauthorized)
 from .extensions import db
@@ -240,10 +240,10 @@ def _pass(services: Services, user: User, project: Project, role: Role,
             workspace = create_workspace(services, as_user, user, project)
         except TemplateMissing as exc:
             raise ProvisioningFailed(str(exc)) from None
-        state.coder_workspace_id = workspace["id"]
+        state.coder_workspace_id = workspace.id
         ide_waits.saw(user, project, "first_build")
         state.disk_size = gate.size_of(services, user, project, state).disk_size
-        admission.started(user, project, workspace["id"])
+        admission.started(user, project, workspace.id)
         audit.record(user, "workspace.create", project.workspace_name, project_id=project.id)
         db.session.commit()
 
@@ -259,7 +259,7 @@ def _member_synced(user: User, project: Project) -> bool:
     return m is not None and not m.sync_pending and m.synced_at is not None
 
 
-def _find_workspace(as_user, state: WorkspaceState, project: Project) -> dict | None:
+def _find_workspace(as_user, state: WorkspaceState, project: Project) -> CoderWorkspace | None:
     if not state.coder_workspace_id and state.observed_at is None:
         return None  # never created by us; a create that crashed half-way answers 409: adopted
     if state.coder_workspace_id:
@@ -269,7 +269,7 @@ def _find_workspace(as_user, state: WorkspaceState, project: Project) -> dict | 
         state.coder_workspace_id = None
     workspace = as_user.get_workspace("me", project.workspace_name)
     if workspace is not None:
-        state.coder_workspace_id = workspace["id"]
+        state.coder_workspace_id = workspace.id
     return workspace
 
 
@@ -283,9 +283,9 @@ def with_ai_notice(services: Services, user: User, state: WorkspaceState,
 
 
 def _act_on(services: Services, as_user, token: str, user: User, project: Project,
-            state: WorkspaceState, workspace: dict, status: WorkspaceStatus,
+            state: WorkspaceState, workspace: CoderWorkspace, status: WorkspaceStatus,
             retrying: bool) -> Status:
-    ws_id = workspace["id"]
+    ws_id = workspace.id
     if not state.wants_running:
         admission.leave(user, project)
         state.set_stage(Stage.stopped)
@@ -352,9 +352,10 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
                   warnings=status.warnings)
 
 
-def app_url_of(services: Services, workspace: dict, username: str, workspace_name: str) -> str:
-    """The code-server app's plain URL (no key in it) for a workspace JSON."""
-    owner = _str(workspace.get("owner_name")) or username
+def app_url_of(services: Services, workspace: CoderWorkspace, username: str,
+               workspace_name: str) -> str:
+    """The code-server app's plain URL (no key in it) for a workspace."""
+    owner = workspace.owner_name or username
     return services.coder.app_url(owner, workspace_name, folder=services.settings.project_folder)
 
 
@@ -377,7 +378,3 @@ def _log_tail(as_user, build_id: str | None):
         return as_user.build_logs(build_id, tail=20)
     except ServiceError:
         return None  # the log is a nicety; never fail a pass for it
-
-
-def _str(value) -> str:
-    return value if isinstance(value, str) else ""

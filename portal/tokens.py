@@ -68,7 +68,7 @@ def coder_token(services: Services, user: User) -> str:
             return value
     coder = services.coder
     coder_user = coder.ensure_user(user.email, user.username, user.name)
-    username = coder_user["username"]
+    username = coder_user.username
     lifetime = CODER_TOKEN_LIFETIME.total_seconds()
     minted = coder.mint_token(username, f"portal-{int(time.time())}-{secrets.token_hex(3)}", lifetime)
     values = {"value": services.box.seal(minted.secret_key), "key_id": f"{username}/{minted.key_id}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from portal.clients.coder_types import CoderBuild, CoderWorkspace
 from portal.workspace_params import AGENT_NAME, APP_SLUG
 
 STAGES = ("not_created", "pending", "building", "starting_agent", "ready", "stopping",
@@ -51,24 +52,9 @@ class WorkspaceStatus:
 
 
 # -- readiness ---------------------------------------------------------------------------
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _named(items: Any, key: str, name: str) -> dict | None:
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and item.get(key) == name:
-            return item
-    return None
-
-
-def readiness(workspace: dict | None, *, agent: str = AGENT_NAME,
+def readiness(workspace: CoderWorkspace | None, *, agent: str = AGENT_NAME,
               app: str = APP_SLUG) -> WorkspaceStatus:
-    """The stage of `workspace` (a Coder Workspace JSON, or None when it doesn't exist).
+    """The stage of `workspace` (None when it doesn't exist).
 
     Ready = latest build `transition == start`, `status == running`, job
     `succeeded`, agent `connected` with lifecycle `ready` (`start_error` and
@@ -77,14 +63,11 @@ def readiness(workspace: dict | None, *, agent: str = AGENT_NAME,
     """
     if workspace is None:
         return WorkspaceStatus("not_created", message="The workspace has not been created yet.")
-    build = _dict(workspace.get("latest_build"))
-    job = _dict(build.get("job"))
-    status, transition = _str(build.get("status")), _str(build.get("transition"))
-    job_status = _str(job.get("status"))
-    ids = {"build_id": _str(build.get("id")) or None,
-           "workspace_id": _str(workspace.get("id")) or None}
+    build = workspace.latest_build
+    status, transition, job_status = build.status, build.transition, build.job_status
+    ids = {"build_id": build.id or None, "workspace_id": workspace.id or None}
     if status == "failed":
-        error = _str(job.get("error"))
+        error = build.job_error
         return WorkspaceStatus("failed", failed=True, job_error=error,
                                message=f"The workspace build failed: {error}" if error
                                else "The workspace build failed.", **ids)
@@ -104,15 +87,13 @@ def readiness(workspace: dict | None, *, agent: str = AGENT_NAME,
     return _agent_readiness(build, agent, app, ids)
 
 
-def _agent_readiness(build: dict, agent_name: str, app_slug: str,
+def _agent_readiness(build: CoderBuild, agent_name: str, app_slug: str,
                      ids: dict[str, Any]) -> WorkspaceStatus:
-    agents = [a for r in build.get("resources") or [] if isinstance(r, dict)
-              for a in r.get("agents") or [] if isinstance(a, dict)]
-    agent = _named(agents, "name", agent_name)
+    agent = build.agent(agent_name)
     if agent is None:
         return WorkspaceStatus("starting_agent", message="Waiting for the workspace agent.", **ids)
-    ids = {**ids, "agent_id": _str(agent.get("id")) or None}
-    agent_status, lifecycle = _str(agent.get("status")), _str(agent.get("lifecycle_state"))
+    ids = {**ids, "agent_id": agent.id or None}
+    agent_status, lifecycle = agent.status, agent.lifecycle_state
     warnings: list[str] = []
     if agent_status != "connected":
         if agent_status in ("timeout", "disconnected"):
@@ -127,8 +108,8 @@ def _agent_readiness(build: dict, agent_name: str, app_slug: str,
         message = ("Running the workspace's startup script." if lifecycle in ("created", "starting")
                    else f"The workspace agent is {lifecycle or 'in an unknown state'}.")
         return WorkspaceStatus("starting_agent", message=message, **ids)
-    app = _named(agent.get("apps"), "slug", app_slug)
-    health = _str(app.get("health")) if app else ""
+    app = agent.app(app_slug)
+    health = app.health if app else ""
     if health not in ("healthy", "disabled"):
         if app is None:
             warnings.append(f"The template defines no '{app_slug}' app.")

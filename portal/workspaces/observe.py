@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .. import provisioning
-from ..clients.coder import readiness
+from ..clients.coder import CoderWorkspace, readiness
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import User, WorkspaceState, utcnow, workspace_name_of
@@ -45,13 +45,13 @@ def observe(services: Services, rows: list[WorkspaceState]) -> Observation:
     out = Observation()
     if not rows:
         return out
-    seen: dict[str, dict] = {}
+    seen: dict[str, CoderWorkspace] = {}
     ids = [r.coder_workspace_id for r in rows]
     try:
         for start in range(0, len(ids), PAGE):
             out.calls += 1
             for ws in services.coder.workspaces_by_id(ids[start:start + PAGE]):
-                seen[ws["id"]] = ws
+                seen[ws.id] = ws
     except ServiceError as exc:  # the next tick looks again; the polls show what was seen
         out.error = exc.user_message
         out.stages = {r.stage for r in rows}
@@ -63,7 +63,7 @@ def observe(services: Services, rows: list[WorkspaceState]) -> Observation:
     return out
 
 
-def _apply(services: Services, row: WorkspaceState, ws: dict | None, now: dt.datetime,
+def _apply(services: Services, row: WorkspaceState, ws: CoderWorkspace | None, now: dt.datetime,
            out: Observation) -> None:
     status = readiness(ws)
     late = row.stage_older_than(services.settings.build_timeout, now)
