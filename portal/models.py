@@ -35,16 +35,8 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def workspace_name_of(project_id: int) -> str:
-    """The name of a project's workspaces in Coder (`proj-<id>`); project_id_of reverses it."""
+    """The name of a project's workspaces in Coder: `proj-<id>` (Project.workspace_name)."""
     return f"{WORKSPACE_PREFIX}{project_id}"
-
-
-def project_id_of(workspace_name: str) -> int | None:
-    """The project a workspace name belongs to (the reverse of workspace_name_of), else None."""
-    number = workspace_name.removeprefix(WORKSPACE_PREFIX)
-    if number == workspace_name or not number.isdigit():
-        return None
-    return int(number)
 
 
 def _str_enum(kind: type[enum.Enum], length: int, name: str) -> Enum:

@@ -18,7 +18,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from . import ai_keys, audit, tokens
-from .clients.coder import CoderWorkspace, WorkspaceStatus, readiness
+from .clients.coder import CoderStage, CoderWorkspace, WorkspaceStatus, readiness
 from .clients.http import (BadResponse, RateLimited, ServiceError, ServiceUnavailable,
                            Unauthorized)
 from .extensions import db
@@ -289,15 +289,16 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
     if not state.wants_running:
         admission.leave(user, project)
         state.set_stage(Stage.stopped)
-        if status.stage not in ("stopped", "failed", "stopping", "deleting", "deleted"):
+        if status.stage not in (CoderStage.stopped, CoderStage.failed, CoderStage.stopping,
+                                CoderStage.deleting, CoderStage.deleted):
             as_user.stop_workspace(ws_id)
             audit.record(user, "workspace.stop", project.workspace_name)
-        word = "stopped" if status.stage in ("stopped", "failed") else "stopping"
+        word = "stopped" if status.stage in (CoderStage.stopped, CoderStage.failed) else "stopping"
         return Status(Stage.stopped, f"Your workspace is {word}.", stopped=True)
-    if state.prepared and status.stage in ("stopped", "stopping"):
+    if state.prepared and status.stage in (CoderStage.stopped, CoderStage.stopping):
         state.set_stage(Stage.stopped)  # pre-warmed and stopped: it waits for its person
         return Status(Stage.stopped, "Your workspace is prepared.", stopped=True)
-    if status.stage == "stopping":  # a reopen right after a stop: start once it has stopped
+    if status.stage == CoderStage.stopping:  # reopened right after a stop: start once stopped
         state.set_stage(Stage.building)
         return Status(Stage.building, "Starting your workspace… (the last stop is finishing)",
                       transient=True)
@@ -316,7 +317,7 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         tail = _log_tail(as_user, status.build_id)
         reason = status.job_error or "The workspace build failed."
         raise ProvisioningFailed(reason + (f" — {tail.errors[-1]}" if tail and tail.errors else ""))
-    if status.stage == "stopped":
+    if status.stage == CoderStage.stopped:
         waiting = _wait_for_place(services, user, project, state)
         if waiting is not None:
             return waiting
@@ -328,7 +329,7 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
         ide_waits.saw(user, project, "start")
         state.set_stage(Stage.building)
         return Status(Stage.building, "Starting your workspace…")
-    if status.stage == "deleted":
+    if status.stage == CoderStage.deleted:
         state.coder_workspace_id = None
         return Status(Stage.workspace, "The workspace was deleted; creating it again…",
                       transient=True)

@@ -1,6 +1,6 @@
 """The vocabularies of a workspace: the stage the portal stores and shows, the state its person
 wants, what the admin pages call a workspace seen in Coder, and ONE map from Coder's readiness
-stages (portal/clients/coder_status.py) to all of them.
+stages (CoderStage, portal/clients/coder_status.py) to the first and the third.
 
 The enums are `StrEnum`s: a member equals its string ("ready" == Stage.ready), prints as it,
 and goes into JSON, templates and metric labels unchanged.
@@ -8,6 +8,8 @@ and goes into JSON, templates and metric labels unchanged.
 from __future__ import annotations
 
 import enum
+
+from .clients.coder_status import CoderStage
 
 
 class Stage(enum.StrEnum):
@@ -56,26 +58,26 @@ _LABELS = {Stage.ready: LiveState.running, Stage.failed: LiveState.failed,
            Stage.stopped: LiveState.stopped}
 
 # Coder's readiness stage -> (the portal's stage for it, what the admin pages call it).
-# "failed" is decided before this map is read (it needs the build's error).
-_FROM_CODER: dict[str, tuple[Stage, LiveState]] = {
-    "not_created": (Stage.workspace, LiveState.not_created),
-    "pending": (Stage.building, LiveState.starting),
-    "building": (Stage.building, LiveState.starting),
-    "starting_agent": (Stage.starting, LiveState.starting),
-    "ready": (Stage.ready, LiveState.running),
-    "stopping": (Stage.building, LiveState.stopping),
-    "stopped": (Stage.building, LiveState.stopped),
-    "failed": (Stage.building, LiveState.failed),
-    "deleting": (Stage.workspace, LiveState.deleting),
-    "deleted": (Stage.workspace, LiveState.missing),
+# A pass decides "failed" before it reads this map (it needs the build's error).
+_FROM_CODER: dict[CoderStage, tuple[Stage, LiveState]] = {
+    CoderStage.not_created: (Stage.workspace, LiveState.not_created),
+    CoderStage.pending: (Stage.building, LiveState.starting),
+    CoderStage.building: (Stage.building, LiveState.starting),
+    CoderStage.starting_agent: (Stage.starting, LiveState.starting),
+    CoderStage.ready: (Stage.ready, LiveState.running),
+    CoderStage.stopping: (Stage.building, LiveState.stopping),
+    CoderStage.stopped: (Stage.building, LiveState.stopped),
+    CoderStage.failed: (Stage.building, LiveState.failed),
+    CoderStage.deleting: (Stage.workspace, LiveState.deleting),
+    CoderStage.deleted: (Stage.workspace, LiveState.missing),
 }
 
 
-def stage_of(coder_stage: str) -> Stage:
+def stage_of(coder_stage: CoderStage) -> Stage:
     """The portal's stage for a workspace Coder reports in `coder_stage` (unknown: building)."""
     return _FROM_CODER.get(coder_stage, (Stage.building, LiveState.starting))[0]
 
 
-def live_of(coder_stage: str) -> LiveState:
+def live_of(coder_stage: CoderStage) -> LiveState:
     """What the admin pages call a workspace Coder reports in `coder_stage` (unknown: starting)."""
     return _FROM_CODER.get(coder_stage, (Stage.building, LiveState.starting))[1]

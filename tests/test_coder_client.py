@@ -11,7 +11,7 @@ import requests
 
 from portal.clients.coder import CoderClient, CoderWorkspace, MintedToken, readiness
 from portal.clients.coder_types import workspace_from
-from portal.clients.coder_status import STAGES
+from portal.clients.coder_status import CoderStage
 from portal.clients.http import (
     BadRequest, BadResponse, Conflict, NotFound, RateLimited, ServerError, ServiceError,
     ServiceUnavailable, Unauthorized)
@@ -547,7 +547,7 @@ def test_partial_agents_and_apps_are_read_defensively():
     ws = workspace_from({"id": "w", "name": "n", "owner_name": "o", "latest_build": build},
                         "GET", "/workspaces/w")
     assert [a.name for a in ws.latest_build.agents] == ["main"]
-    assert readiness(ws).stage in STAGES and readiness(ws).stage == "starting_agent"
+    assert readiness(ws).stage == CoderStage.starting_agent
 
 
 # -- contract ----------------------------------------------------------------------------------

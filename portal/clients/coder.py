@@ -27,7 +27,7 @@ import requests
 from portal.clients.http import (
     BadRequest, BadResponse, Conflict, NotFound, ServiceClient, ServiceError)
 from portal.clients.coder_status import (  # noqa: F401 - re-exported
-    BuildLog, MintedToken, WorkspaceStatus, readiness)
+    BuildLog, CoderStage, MintedToken, WorkspaceStatus, readiness)
 from portal.clients.coder_types import (  # noqa: F401 - re-exported
     CoderBuild, CoderBuildInfo, CoderParameter, CoderTemplate, CoderUser, CoderWorkspace,
     buildinfo_from, build_from, parameter_from, template_from, text, user_from, workspace_from)

@@ -1,14 +1,27 @@
 """Value types of the Coder client and the NOTES.md readiness rule (no I/O here)."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from portal.clients.coder_types import CoderBuild, CoderWorkspace
 from portal.workspace_params import AGENT_NAME, APP_SLUG
 
-STAGES = ("not_created", "pending", "building", "starting_agent", "ready", "stopping",
-          "stopped", "failed", "deleting", "deleted")
+
+class CoderStage(enum.StrEnum):
+    """Where a workspace stands in Coder, by the NOTES.md rules (`readiness`)."""
+
+    not_created = "not_created"
+    pending = "pending"
+    building = "building"
+    starting_agent = "starting_agent"
+    ready = "ready"
+    stopping = "stopping"
+    stopped = "stopped"
+    failed = "failed"
+    deleting = "deleting"
+    deleted = "deleted"
 
 
 # -- value types -------------------------------------------------------------------------
@@ -35,7 +48,7 @@ class BuildLog:
 class WorkspaceStatus:
     """Where a workspace stands, by the NOTES.md "Ready to open" / "Failed" rules."""
 
-    stage: str
+    stage: CoderStage
     ready: bool = False
     failed: bool = False
     message: str = ""
@@ -48,7 +61,8 @@ class WorkspaceStatus:
     @property
     def settled(self) -> bool:
         """Nothing will change without a new request from us: stop polling."""
-        return self.stage in ("ready", "failed", "stopped", "deleted", "not_created")
+        return self.stage in (CoderStage.ready, CoderStage.failed, CoderStage.stopped,
+                              CoderStage.deleted, CoderStage.not_created)
 
 
 # -- readiness ---------------------------------------------------------------------------
@@ -62,28 +76,29 @@ def readiness(workspace: CoderWorkspace | None, *, agent: str = AGENT_NAME,
     Failed = latest build `status == failed`, the reason in `job.error`.
     """
     if workspace is None:
-        return WorkspaceStatus("not_created", message="The workspace has not been created yet.")
+        return WorkspaceStatus(CoderStage.not_created,
+                               message="The workspace has not been created yet.")
     build = workspace.latest_build
     status, transition, job_status = build.status, build.transition, build.job_status
     ids = {"build_id": build.id or None, "workspace_id": workspace.id or None}
     if status == "failed":
         error = build.job_error
-        return WorkspaceStatus("failed", failed=True, job_error=error,
+        return WorkspaceStatus(CoderStage.failed, failed=True, job_error=error,
                                message=f"The workspace build failed: {error}" if error
                                else "The workspace build failed.", **ids)
     if status in ("deleting", "deleted") or transition == "delete":
-        stage = "deleted" if status == "deleted" else "deleting"
+        stage = CoderStage.deleted if status == "deleted" else CoderStage.deleting
         return WorkspaceStatus(stage, message=f"The workspace is {stage}.", **ids)
     if status in ("stopping", "canceling") or (transition == "stop" and status != "stopped"):
-        return WorkspaceStatus("stopping", message="The workspace is stopping.", **ids)
+        return WorkspaceStatus(CoderStage.stopping, message="The workspace is stopping.", **ids)
     if status in ("stopped", "canceled"):
         note = "The last build was canceled." if status == "canceled" else "The workspace is stopped."
-        return WorkspaceStatus("stopped", message=note, **ids)
+        return WorkspaceStatus(CoderStage.stopped, message=note, **ids)
     if status == "pending" or job_status == "pending":
-        return WorkspaceStatus("pending", message="Waiting for a provisioner to take the build.",
-                               **ids)
+        return WorkspaceStatus(CoderStage.pending,
+                               message="Waiting for a provisioner to take the build.", **ids)
     if status != "running" or job_status != "succeeded" or transition != "start":
-        return WorkspaceStatus("building", message="Building the workspace.", **ids)
+        return WorkspaceStatus(CoderStage.building, message="Building the workspace.", **ids)
     return _agent_readiness(build, agent, app, ids)
 
 
@@ -91,15 +106,17 @@ def _agent_readiness(build: CoderBuild, agent_name: str, app_slug: str,
                      ids: dict[str, Any]) -> WorkspaceStatus:
     agent = build.agent(agent_name)
     if agent is None:
-        return WorkspaceStatus("starting_agent", message="Waiting for the workspace agent.", **ids)
+        return WorkspaceStatus(CoderStage.starting_agent,
+                               message="Waiting for the workspace agent.", **ids)
     ids = {**ids, "agent_id": agent.id or None}
     agent_status, lifecycle = agent.status, agent.lifecycle_state
     warnings: list[str] = []
     if agent_status != "connected":
         if agent_status in ("timeout", "disconnected"):
             warnings.append(f"The workspace agent is {agent_status}.")
-        return WorkspaceStatus("starting_agent", message="Waiting for the workspace agent to "
-                               "connect.", warnings=tuple(warnings), **ids)
+        return WorkspaceStatus(CoderStage.starting_agent,
+                               message="Waiting for the workspace agent to connect.",
+                               warnings=tuple(warnings), **ids)
     if lifecycle in ("start_error", "start_timeout"):
         warnings.append("The workspace's startup script "
                         + ("failed" if lifecycle == "start_error" else "timed out")
@@ -107,7 +124,7 @@ def _agent_readiness(build: CoderBuild, agent_name: str, app_slug: str,
     elif lifecycle != "ready":
         message = ("Running the workspace's startup script." if lifecycle in ("created", "starting")
                    else f"The workspace agent is {lifecycle or 'in an unknown state'}.")
-        return WorkspaceStatus("starting_agent", message=message, **ids)
+        return WorkspaceStatus(CoderStage.starting_agent, message=message, **ids)
     app = agent.app(app_slug)
     health = app.health if app else ""
     if health not in ("healthy", "disabled"):
@@ -115,6 +132,8 @@ def _agent_readiness(build: CoderBuild, agent_name: str, app_slug: str,
             warnings.append(f"The template defines no '{app_slug}' app.")
         elif health == "unhealthy":
             warnings.append(f"The {app_slug} app reports unhealthy.")
-        return WorkspaceStatus("starting_agent", message=f"Waiting for {app_slug} to start.",
+        return WorkspaceStatus(CoderStage.starting_agent,
+                               message=f"Waiting for {app_slug} to start.",
                                warnings=tuple(warnings), **ids)
-    return WorkspaceStatus("ready", ready=True, message="Ready.", warnings=tuple(warnings), **ids)
+    return WorkspaceStatus(CoderStage.ready, ready=True, message="Ready.",
+                           warnings=tuple(warnings), **ids)

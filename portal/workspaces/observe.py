@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .. import provisioning
-from ..clients.coder import CoderWorkspace, readiness
+from ..clients.coder import CoderStage, CoderWorkspace, readiness
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import User, WorkspaceState, utcnow, workspace_name_of
@@ -68,7 +68,8 @@ def _apply(services: Services, row: WorkspaceState, ws: CoderWorkspace | None, n
     status = readiness(ws)
     late = row.stage_older_than(services.settings.build_timeout, now)
     if (ws is None or status.failed or late or not row.wants_running
-            or status.stage in ("stopped", "deleting", "deleted", "not_created")
+            or status.stage in (CoderStage.stopped, CoderStage.deleting, CoderStage.deleted,
+                                CoderStage.not_created)
             or (status.ready and row.prepared)):
         out.needs_pass.append((row.user_id, row.project_id))
         return
@@ -84,7 +85,7 @@ def _apply(services: Services, row: WorkspaceState, ws: CoderWorkspace | None, n
         row.status_warnings = list(status.warnings) or None
         return
     message = ("Starting your workspace… (the last stop is finishing)"
-               if status.stage == "stopping" else status.message)
+               if status.stage == CoderStage.stopping else status.message)
     row.set_stage(stage)
     if row.status_message != message:
         row.status_message = message
