@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .. import provisioning
-from ..clients.coder import CoderStage, CoderWorkspace, readiness
+from ..clients.coder import CoderStage, CoderWorkspace, WorkspaceStatus, readiness
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import User, WorkspaceState, utcnow, workspace_name_of
@@ -67,23 +67,38 @@ def _apply(services: Services, row: WorkspaceState, ws: CoderWorkspace | None, n
            out: Observation) -> None:
     status = readiness(ws)
     late = row.stage_older_than(services.settings.build_timeout, now)
-    if (ws is None or status.failed or late or not row.wants_running
-            or status.stage in (CoderStage.stopped, CoderStage.deleting, CoderStage.deleted,
-                                CoderStage.not_created)
-            or (status.ready and row.prepared)):
+    if ws is None or _needs_pass(row, status, late):
         out.needs_pass.append((row.user_id, row.project_id))
         return
-    stage = stage_of(status.stage)
     row.build_id = status.build_id
-    if stage == Stage.ready:
-        username = db.session.scalar(db.select(User.username).where(User.id == row.user_id))
-        row.set_stage(Stage.ready)
-        row.app_url = provisioning.app_url_of(services, ws, username or "",
-                                              row.coder_workspace_name or workspace_name_of(row.project_id))
-        row.observed_at, row.due_at = now, None
-        row.status_message, row.log_tail = "Ready.", None
-        row.status_warnings = list(status.warnings) or None
-        return
+    if stage_of(status.stage) == Stage.ready:
+        _seen_ready(services, row, ws, status, now)
+    else:
+        _seen_progress(services, row, status, now, out)
+
+
+def _needs_pass(row: WorkspaceState, status: WorkspaceStatus, late: bool) -> bool:
+    """An action is due (start, stop, a failure to explain, a build past its time)."""
+    return (status.failed or late or not row.wants_running
+            or status.stage in (CoderStage.stopped, CoderStage.deleting, CoderStage.deleted,
+                                CoderStage.not_created)
+            or (status.ready and row.prepared))
+
+
+def _seen_ready(services: Services, row: WorkspaceState, ws: CoderWorkspace,
+                status: WorkspaceStatus, now: dt.datetime) -> None:
+    username = db.session.scalar(db.select(User.username).where(User.id == row.user_id))
+    row.set_stage(Stage.ready)
+    row.app_url = provisioning.app_url_of(
+        services, ws, username or "", row.coder_workspace_name or workspace_name_of(row.project_id))
+    row.observed_at, row.due_at = now, None
+    row.status_message, row.log_tail = "Ready.", None
+    row.status_warnings = list(status.warnings) or None
+
+
+def _seen_progress(services: Services, row: WorkspaceState, status: WorkspaceStatus,
+                   now: dt.datetime, out: Observation) -> None:
+    stage = stage_of(status.stage)
     message = ("Starting your workspace… (the last stop is finishing)"
                if status.stage == CoderStage.stopping else status.message)
     row.set_stage(stage)
