@@ -10,51 +10,38 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
-from .clients.coder import readiness
+from .clients.coder import CoderWorkspace, readiness
 from .clients.http import ServiceError
 from .models import WorkspaceState, utcnow
 from .services import Services
-from .tokens import aware
+from .stages import LiveState, live_of
 
 CHUNK = 100
-STATES = ("running", "starting", "stopping", "stopped", "failed", "deleting", "missing",
-          "not_created")
+STATES = tuple(s.value for s in LiveState if s is not LiveState.unknown)
 FILTERS = STATES + ("stuck",)
-_BY_STAGE = {"ready": "running", "pending": "starting", "building": "starting",
-             "starting_agent": "starting", "stopping": "stopping", "stopped": "stopped",
-             "failed": "failed", "deleting": "deleting", "deleted": "missing"}
 
 
 @dataclass(frozen=True)
 class Live:
-    state: str                        # one of STATES, or "unknown" when Coder was not read
+    state: LiveState                  # LiveState.unknown when Coder was not read
     message: str = ""
     last_build: dt.datetime | None = None
     stuck: bool = False
 
     @property
     def running(self) -> bool:
-        return self.state == "running"
+        return self.state == LiveState.running
 
 
-def _time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return aware(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
-def of(ws: dict | None, build_timeout: int, now: dt.datetime | None = None) -> Live:
-    """The Live view of one Coder workspace JSON (None: not in Coder)."""
+def of(ws: CoderWorkspace | None, build_timeout: int, now: dt.datetime | None = None) -> Live:
+    """The Live view of one Coder workspace (None: not in Coder)."""
     if ws is None:
-        return Live("missing", "Coder does not know this workspace (deleted outside the portal?).")
+        return Live(LiveState.missing,
+                    "Coder does not know this workspace (deleted outside the portal?).")
     status = readiness(ws)
-    build = ws.get("latest_build") if isinstance(ws.get("latest_build"), dict) else {}
-    started = _time(build.get("created_at"))
-    state = _BY_STAGE.get(status.stage, "starting")
-    late = (state in ("starting", "stopping", "deleting") and started is not None
+    started = ws.latest_build.created_at
+    state = live_of(status.stage)
+    late = (state in (LiveState.starting, LiveState.stopping, LiveState.deleting) and started is not None
             and (now or utcnow()) - started > dt.timedelta(seconds=build_timeout))
     message = status.message
     if late:
@@ -62,14 +49,13 @@ def of(ws: dict | None, build_timeout: int, now: dt.datetime | None = None) -> L
     return Live(state, message, started, stuck=status.failed or late)
 
 
-def fetch(services: Services, workspace_ids: Iterable[str]) -> dict[str, dict]:
-    """id -> Coder workspace JSON, in ceil(n / CHUNK) calls. Raises ServiceError."""
+def fetch(services: Services, workspace_ids: Iterable[str]) -> dict[str, CoderWorkspace]:
+    """id -> Coder workspace, in ceil(n / CHUNK) calls. Raises ServiceError."""
     ids = [i for i in dict.fromkeys(workspace_ids) if i]
-    found: dict[str, dict] = {}
+    found: dict[str, CoderWorkspace] = {}
     for start in range(0, len(ids), CHUNK):
         for ws in services.coder.workspaces_by_id(ids[start:start + CHUNK]):
-            if isinstance(ws.get("id"), str):
-                found[ws["id"]] = ws
+            found[ws.id] = ws
     return found
 
 
@@ -80,13 +66,13 @@ def states_of(services: Services, rows: Iterable[WorkspaceState]
     try:
         found = fetch(services, (r.coder_workspace_id for r in rows if r.coder_workspace_id))
     except ServiceError as exc:
-        return ({r.id: Live("unknown", f"Coder could not be read; last seen: {r.stage}.")
+        return ({r.id: Live(LiveState.unknown, f"Coder could not be read; last seen: {r.stage}.")
                  for r in rows}, exc.user_message)
     timeout, now = services.settings.build_timeout, utcnow()
     out = {}
     for r in rows:
         if not r.coder_workspace_id:
-            out[r.id] = Live("not_created", "Not created yet.")
+            out[r.id] = Live(LiveState.not_created, "Not created yet.")
         else:
             out[r.id] = of(found.get(r.coder_workspace_id), timeout, now)
     return out, None

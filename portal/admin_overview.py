@@ -15,8 +15,9 @@ from collections import Counter, defaultdict
 from . import ai_keys
 from .charts import Chart, columns, rows
 from .extensions import db
-from .models import AuditEvent, User, UserSecret, WorkspaceState, utcnow
+from .models import AuditEvent, User, UserSecret, WorkspaceState, utcnow, workspace_name_of
 from .services import Services
+from .stages import Stage
 from .tokens import aware
 
 DAYS = 30
@@ -57,11 +58,11 @@ def time_to_ide_per_day(now: dt.datetime | None = None) -> Chart:
     samples: dict[dt.date, list[float]] = defaultdict(list)
     ready = db.session.execute(db.select(WorkspaceState.user_id, WorkspaceState.project_id,
                                          WorkspaceState.stage_started_at)
-                               .where(WorkspaceState.stage == "ready",
+                               .where(WorkspaceState.stage == Stage.ready,
                                       WorkspaceState.stage_started_at >= since))
     for user_id, project_id, ready_at in ready:
         ready_at = aware(ready_at)
-        times = opens.get((user_id, f"proj-{project_id}"), [])
+        times = opens.get((user_id, workspace_name_of(project_id)), [])
         i = bisect.bisect_right(times, ready_at)
         if i and ready_at - times[i - 1] <= MAX_TIME_TO_IDE:
             samples[ready_at.date()].append((ready_at - times[i - 1]).total_seconds())

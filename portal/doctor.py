@@ -267,7 +267,7 @@ def _coder_rows(settings: Settings, coder: CoderClient) -> list[Check]:
                                 "coder template"), "Coder")
 
     def version() -> Check:
-        return _ok("coder version", coder.buildinfo()["version"])
+        return _ok("coder version", coder.buildinfo().version)
 
     def token_hint(exc: ServiceError) -> str:
         if isinstance(exc, Unauthorized):
@@ -284,13 +284,13 @@ def _coder_rows(settings: Settings, coder: CoderClient) -> list[Check]:
         if me is None:
             return _fail("coder admin token", "Coder does not know the user of "
                          "CODER_ADMIN_API_KEY: create a token for an owner account")
-        roles = [r.get("name") for r in me.get("roles") or [] if isinstance(r, dict)]
+        roles = me.roles
         if "owner" not in roles:
             return _fail("coder admin token",
-                         f"the CODER_ADMIN_API_KEY user '{me['username']}' is not an owner "
+                         f"the CODER_ADMIN_API_KEY user '{me.username}' is not an owner "
                          f"(site roles: {', '.join(r for r in roles if r) or 'none'}): "
                          "use a token of an owner (`coder users edit-roles` or another account)")
-        return _ok("coder admin token", f"user '{me['username']}' is an owner")
+        return _ok("coder admin token", f"user '{me.username}' is an owner")
 
     def expiry() -> Check:
         found = coder_token_expiry.check(coder, settings.coder_admin_api_key)
@@ -325,16 +325,15 @@ def _template_row(settings: Settings, coder: CoderClient,
 
     def run() -> Check:
         template = coder.template_by_name(None, name)
-        params = coder.rich_parameters(template["active_version_id"])
-        declared = {p["name"] for p in params}
+        params = coder.rich_parameters(template.active_version_id)
+        declared = {p.name for p in params}
         missing = [p for p in TEMPLATE_PARAMETERS if p not in declared]
         if missing:
             return _fail("coder template",
                          f"template '{name}' (active version) declares no "
                          f"{', '.join(missing)} parameter: update the template to declare it "
                          "(see portal/workspace_params.py) and push a new version")
-        unset = [p["name"] for p in params if p.get("required") is True
-                 and p["name"] not in PARAMETERS]
+        unset = [p.name for p in params if p.required and p.name not in PARAMETERS]
         if unset:
             return _fail("coder template",
                          f"template '{name}' requires parameter(s) {', '.join(unset)} that the "

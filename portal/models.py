@@ -15,10 +15,36 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .stages import DesiredState, Stage
+
+# How long a workspace seen ready is shown as ready without a new look (the worker refreshes
+# watched ones; an older sighting sends the Code tab through a quick check first).
+READY_TRUST = dt.timedelta(seconds=20)
+WORKSPACE_PREFIX = "proj-"
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def workspace_name_of(project_id: int) -> str:
+    """The name of a project's workspaces in Coder: `proj-<id>` (Project.workspace_name)."""
+    return f"{WORKSPACE_PREFIX}{project_id}"
+
+
+def _str_enum(kind: type[enum.Enum], length: int, name: str) -> Enum:
+    """A column of a StrEnum's values: a VARCHAR with a CHECK (ck_<table>_<name>), on SQLite and
+    PostgreSQL alike (migrations/versions/16_workspace_enums.py)."""
+    return Enum(kind, native_enum=False, validate_strings=True, length=length,
+                create_constraint=True, name=name,
+                values_callable=lambda k: [m.value for m in k])
 
 
 class Role(str, enum.Enum):
@@ -124,7 +150,7 @@ class Project(db.Model):
 
     @property
     def workspace_name(self) -> str:
-        return f"proj-{self.id}"
+        return workspace_name_of(self.id)
 
 
 class WorkspaceState(db.Model):
@@ -138,8 +164,10 @@ class WorkspaceState(db.Model):
                                             nullable=False, index=True)
     coder_workspace_id: Mapped[str | None] = mapped_column(String(64))
     coder_workspace_name: Mapped[str | None] = mapped_column(String(32))
-    desired_state: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
-    stage: Mapped[str] = mapped_column(String(40), nullable=False, default="not_created")
+    desired_state: Mapped[DesiredState] = mapped_column(
+        _str_enum(DesiredState, 20, "desired_state"), nullable=False, default=DesiredState.running)
+    stage: Mapped[Stage] = mapped_column(_str_enum(Stage, 40, "stage"), nullable=False,
+                                         default=Stage.not_created)
     last_error: Mapped[str | None] = mapped_column(Text)
     build_id: Mapped[str | None] = mapped_column(String(64))
     # The Gitea side (user, org, teams, membership, repository) was complete at this time.
@@ -181,6 +209,37 @@ class WorkspaceState(db.Model):
 
     user: Mapped[User] = relationship()
     project: Mapped[Project] = relationship()
+
+    def set_stage(self, stage: Stage, error: str | None = None) -> None:
+        """Move to `stage`: on a change the stage clock restarts (the time spent in the old one
+        goes to the metrics) and what was seen of the old one is dropped; the error is kept."""
+        if self.stage != stage:
+            from .observability import metrics  # the metrics hook; no import cycle at load
+            metrics.stage_left(self.stage, self.stage_started_at)
+            self.stage = stage
+            self.stage_started_at = utcnow()
+            self.status_message = None
+        self.last_error = error
+
+    @property
+    def wants_running(self) -> bool:
+        return self.desired_state == DesiredState.running
+
+    def leased_elsewhere(self, now: dt.datetime | None = None) -> bool:
+        """A pass holds this row's lease (in some worker) until a time still to come."""
+        until = aware(self.lease_until)
+        return self.lease_owner is not None and until is not None and until > (now or utcnow())
+
+    def ready_is_fresh(self, now: dt.datetime | None = None) -> bool:
+        """Seen ready, with its app URL, within READY_TRUST: shown as ready without a new look."""
+        observed = aware(self.observed_at)
+        return (self.stage == Stage.ready and bool(self.app_url) and observed is not None
+                and (now or utcnow()) - observed <= READY_TRUST)
+
+    def stage_older_than(self, seconds: float, now: dt.datetime | None = None) -> bool:
+        """In the current stage for longer than `seconds` (a build past PORTAL_BUILD_TIMEOUT)."""
+        started = aware(self.stage_started_at)
+        return started is not None and ((now or utcnow()) - started).total_seconds() > seconds
 
 
 class WorkerBeat(db.Model):

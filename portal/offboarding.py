@@ -227,7 +227,7 @@ def _workspaces(services: Services, actor: User | None, user: User, run: Offboar
         WorkspaceState.user_id == user.id)).all()
     if not states:
         return StepResult(SKIPPED, "They had no workspaces.")
-    live = {ws.get("id"): ws for ws in services.coder.workspaces_by_id(
+    live = {ws.id: ws for ws in services.coder.workspaces_by_id(
         s.coder_workspace_id for s in states if s.coder_workspace_id)}
     done = failed = 0
     problems = []

@@ -18,13 +18,14 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from . import ai_keys, audit, tokens
-from .clients.coder import WorkspaceStatus, readiness
+from .clients.coder import CoderStage, CoderWorkspace, WorkspaceStatus, readiness
 from .clients.http import (BadResponse, RateLimited, ServiceError, ServiceUnavailable,
                            Unauthorized)
 from .extensions import db
 from .gitea_sync import GiteaIdentityConflict, RepositoryImportFailed, ensure_repository
 from .membership import heal_team_membership
 from .models import Membership, Project, Role, User, WorkspaceState, utcnow
+from .stages import DesiredState, Stage, stage_of
 from .observability import ide_waits, metrics
 from .services import Services
 from .workspace_spec import TemplateMissing, create_workspace, import_token, workspace_parameters
@@ -32,14 +33,9 @@ from .workspaces import admission, gate
 from .workspaces.status import STAGES, Status, stored_status
 
 __all__ = ["STAGES", "Status", "stored_status", "reconcile", "want_running", "workspace_state",
-           "ProvisioningFailed", "set_stage"]
+           "ProvisioningFailed"]
 
 log = logging.getLogger(__name__)
-
-CODER_TO_STAGE = {"not_created": "workspace", "pending": "building", "building": "building",
-                  "starting_agent": "starting", "ready": "ready", "stopping": "building",
-                  "stopped": "building", "deleting": "workspace", "deleted": "workspace"}
-
 
 class ProvisioningFailed(Exception):
     """A failure that needs the person (or an admin) to act; message is for people."""
@@ -52,8 +48,9 @@ def workspace_state(user: User, project: Project) -> WorkspaceState:
                                             WorkspaceState.project_id == project.id)
     state = db.session.scalar(query)
     if state is None:
-        db.session.add(WorkspaceState(user_id=user.id, project_id=project.id, stage="repository",
-                                      desired_state="running", stage_started_at=utcnow(),
+        db.session.add(WorkspaceState(user_id=user.id, project_id=project.id,
+                                      stage=Stage.repository, desired_state=DesiredState.running,
+                                      stage_started_at=utcnow(),
                                       coder_workspace_name=project.workspace_name))
         try:
             db.session.commit()
@@ -91,15 +88,6 @@ def _release(state: WorkspaceState, owner: str) -> None:
     db.session.commit()
 
 
-def _set_stage(state: WorkspaceState, stage: str, error: str | None = None) -> None:
-    if state.stage != stage:
-        metrics.stage_left(state.stage, state.stage_started_at)
-        state.stage = stage
-        state.stage_started_at = utcnow()
-        state.status_message = None  # what was seen belongs to the old stage
-    state.last_error = error
-
-
 def _remember(state: WorkspaceState, status: Status) -> None:
     """Keep what this pass saw: the Code tab's polls read it (portal/workspaces/status.py)."""
     state.last_error = None
@@ -110,32 +98,22 @@ def _remember(state: WorkspaceState, status: Status) -> None:
     state.status_warnings = list(status.warnings) or None
 
 
-def _leased_elsewhere(state: WorkspaceState) -> bool:
-    until = tokens.aware(state.lease_until)
-    return state.lease_owner is not None and until is not None and until > utcnow()
-
-
 # -- intent -------------------------------------------------------------------------------
 def want_running(user: User, project: Project, *, retry: bool = False) -> WorkspaceState:
     """Record "I want my workspace for this project running" (opening the Code tab, Retry)."""
     ide_waits.intent(user, project)
     state = workspace_state(user, project)
-    state.desired_state = "running"
-    if retry and state.stage == "failed":
-        _set_stage(state, "retry")
+    state.desired_state = DesiredState.running
+    if retry and state.stage == Stage.failed:
+        state.set_stage(Stage.retry)
     db.session.commit()
     return state
-
-
-def set_stage(state: WorkspaceState, stage: str, error: str | None = None) -> None:
-    """Move the row to `stage` (the clock restarts only on a change)."""
-    _set_stage(state, stage, error)
 
 
 # -- the pass -----------------------------------------------------------------------------
 def settled(state: WorkspaceState) -> Status | None:
     """The stored status when no pass is due (a failure waits for Retry). None: a pass is due."""
-    if state.stage == "failed":
+    if state.stage == Stage.failed:
         return stored_status(state)
     return None
 
@@ -147,7 +125,7 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
         return settled_status
     if state.repo_ready_at is not None:  # lazy self-heal of the Gitea team (no call when fresh)
         heal_team_membership(services, user, project, state)
-    if _leased_elsewhere(state):
+    if state.leased_elsewhere():
         return stored_status(state)  # a pass is under way in another worker: show what it saw
     owner = uuid.uuid4().hex
     if not _acquire(state, owner, dt.timedelta(seconds=services.settings.reconcile_lease_seconds)):
@@ -163,11 +141,11 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
     except ProvisioningFailed as exc:
         metrics.stage_failed(state.stage, metrics.reason_class(exc))
         db.session.rollback()
-        _set_stage(state, "failed", str(exc))
+        state.set_stage(Stage.failed, str(exc))
         audit.record(user, "workspace.failed", f"{project.group.slug}/{project.slug}",
                      reason=str(exc)[:300])
         db.session.commit()
-        return Status("failed", str(exc), failed=True)
+        return Status(Stage.failed, str(exc), failed=True)
     except (ServiceUnavailable, RateLimited) as exc:
         metrics.stage_failed(state.stage, metrics.reason_class(exc))
         db.session.rollback()
@@ -182,9 +160,9 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
     except ServiceError as exc:
         metrics.stage_failed(state.stage, metrics.reason_class(exc))
         db.session.rollback()
-        _set_stage(state, "failed", _explain(exc))
+        state.set_stage(Stage.failed, _explain(exc))
         db.session.commit()
-        return Status("failed", _explain(exc), failed=True)
+        return Status(Stage.failed, _explain(exc), failed=True)
     finally:
         if not released:
             _release(state, owner)
@@ -201,17 +179,16 @@ def _explain(exc: ServiceError) -> str:
 
 
 def _timed_out(services: Services, state: WorkspaceState) -> bool:
-    started = tokens.aware(state.stage_started_at)
-    return started is not None and utcnow() - started > dt.timedelta(
-        seconds=services.settings.build_timeout)
+    return state.stage_older_than(services.settings.build_timeout)
 
 
 def _transient_or_timeout(services: Services, state: WorkspaceState, message: str) -> Status:
     if _timed_out(services, state):
-        _set_stage(state, "failed", f"Gave up after {services.settings.build_timeout} s: {message}")
+        state.set_stage(Stage.failed,
+                        f"Gave up after {services.settings.build_timeout} s: {message}")
         db.session.commit()
-        return Status("failed", state.last_error or message, failed=True)
-    stage = state.stage if state.stage in STAGES else "workspace"
+        return Status(Stage.failed, state.last_error or message, failed=True)
+    stage = state.stage if state.stage in STAGES else Stage.workspace
     state.last_error = message  # shown by the polls that do not wait for the next pass
     state.status_message = None
     db.session.commit()
@@ -220,10 +197,10 @@ def _transient_or_timeout(services: Services, state: WorkspaceState, message: st
 
 def _pass(services: Services, user: User, project: Project, role: Role,
           state: WorkspaceState) -> Status:
-    retrying = state.stage == "retry"
+    retrying = state.stage == Stage.retry
     # 1. Gitea: account, organization, teams, team of the role, repository (once).
     if state.repo_ready_at is None or not project.clone_url:
-        _set_stage(state, "repository")
+        state.set_stage(Stage.repository)
         db.session.commit()
         try:
             login, clone_url = ensure_repository(services.gitea, user, project, role,
@@ -233,10 +210,10 @@ def _pass(services: Services, user: User, project: Project, role: Role,
             raise ProvisioningFailed(str(exc)) from None
         project.clone_url = clone_url
         state.repo_ready_at = utcnow()
-        _set_stage(state, "account")
+        state.set_stage(Stage.account)
         db.session.commit()
         # One stage a pass, so that the Code tab shows each as it happens.
-        return Status("account", "The repository is ready. Preparing your account…")
+        return Status(Stage.account, "The repository is ready. Preparing your account…")
 
     # 2. Coder: the person's account and token.
     try:
@@ -256,21 +233,21 @@ def _pass(services: Services, user: User, project: Project, role: Role,
         if replacing is not None:
             return replacing
     if workspace is None:
-        if state.desired_state != "running":
-            _set_stage(state, "stopped")
-            return Status("stopped", "Your workspace is not created.", stopped=True)
+        if not state.wants_running:
+            state.set_stage(Stage.stopped)
+            return Status(Stage.stopped, "Your workspace is not created.", stopped=True)
         waiting = _wait_for_place(services, user, project, state)
         if waiting is not None:
             return waiting
-        _set_stage(state, "workspace")
+        state.set_stage(Stage.workspace)
         try:
             workspace = create_workspace(services, as_user, user, project)
         except TemplateMissing as exc:
             raise ProvisioningFailed(str(exc)) from None
-        state.coder_workspace_id = workspace["id"]
+        state.coder_workspace_id = workspace.id
         ide_waits.saw(user, project, "first_build")
         state.disk_size = gate.size_of(services, user, project, state).disk_size
-        admission.started(user, project, workspace["id"])
+        admission.started(user, project, workspace.id)
         audit.record(user, "workspace.create", project.workspace_name, project_id=project.id)
         db.session.commit()
 
@@ -281,7 +258,7 @@ def _pass(services: Services, user: User, project: Project, role: Role,
 
 
 def _replace(as_user, user: User, project: Project, state: WorkspaceState,
-             workspace: dict | None, retrying: bool) -> Status | None:
+             workspace: CoderWorkspace | None, retrying: bool) -> Status | None:
     """A confirmed size with another disk (disk_size is immutable in the template): delete the
     workspace, then, once Coder no longer has it, go on to create it anew (None). A failed
     delete fails the pass; Retry sends the delete again."""
@@ -289,17 +266,17 @@ def _replace(as_user, user: User, project: Project, state: WorkspaceState,
         state.recreate_requested_at = None
         state.coder_workspace_id = state.disk_size = None
         return None
-    build = workspace.get("latest_build") if isinstance(workspace.get("latest_build"), dict) else {}
-    job = build.get("job") if isinstance(build.get("job"), dict) else {}
-    failed = build.get("transition") == "delete" and job.get("status") in ("failed", "canceled")
+    build = workspace.latest_build
+    deleting = build.transition == "delete"
+    failed = deleting and build.job_status in ("failed", "canceled")
     if failed and not retrying:
         raise ProvisioningFailed("Deleting the old workspace for the new disk size failed: "
-                                 f"{_str(job.get('error')) or 'see the build log'}")
-    if build.get("transition") != "delete" or failed:
-        as_user.delete_workspace(workspace["id"])
+                                 f"{build.job_error or 'see the build log'}")
+    if not deleting or failed:
+        as_user.delete_workspace(workspace.id)
         audit.record(user, "workspace.recreate", project.workspace_name, size=state.size_name)
-    _set_stage(state, "workspace")
-    return Status("workspace", "Replacing your workspace with one of the new disk size…")
+    state.set_stage(Stage.workspace)
+    return Status(Stage.workspace, "Replacing your workspace with one of the new disk size…")
 
 
 def _member_synced(user: User, project: Project) -> bool:
@@ -308,7 +285,7 @@ def _member_synced(user: User, project: Project) -> bool:
     return m is not None and not m.sync_pending and m.synced_at is not None
 
 
-def _find_workspace(as_user, state: WorkspaceState, project: Project) -> dict | None:
+def _find_workspace(as_user, state: WorkspaceState, project: Project) -> CoderWorkspace | None:
     if not state.coder_workspace_id and state.observed_at is None:
         return None  # never created by us; a create that crashed half-way answers 409: adopted
     if state.coder_workspace_id:
@@ -318,7 +295,7 @@ def _find_workspace(as_user, state: WorkspaceState, project: Project) -> dict | 
         state.coder_workspace_id = None
     workspace = as_user.get_workspace("me", project.workspace_name)
     if workspace is not None:
-        state.coder_workspace_id = workspace["id"]
+        state.coder_workspace_id = workspace.id
     return workspace
 
 
@@ -332,23 +309,24 @@ def with_ai_notice(services: Services, user: User, state: WorkspaceState,
 
 
 def _act_on(services: Services, as_user, token: str, user: User, project: Project,
-            state: WorkspaceState, workspace: dict, status: WorkspaceStatus,
+            state: WorkspaceState, workspace: CoderWorkspace, status: WorkspaceStatus,
             retrying: bool) -> Status:
-    ws_id = workspace["id"]
-    if state.desired_state != "running":
+    ws_id = workspace.id
+    if not state.wants_running:
         admission.leave(user, project)
-        _set_stage(state, "stopped")
-        if status.stage not in ("stopped", "failed", "stopping", "deleting", "deleted"):
+        state.set_stage(Stage.stopped)
+        if status.stage not in (CoderStage.stopped, CoderStage.failed, CoderStage.stopping,
+                                CoderStage.deleting, CoderStage.deleted):
             as_user.stop_workspace(ws_id)
             audit.record(user, "workspace.stop", project.workspace_name)
-        word = "stopped" if status.stage in ("stopped", "failed") else "stopping"
-        return Status("stopped", f"Your workspace is {word}.", stopped=True)
-    if state.prepared and status.stage in ("stopped", "stopping"):
-        _set_stage(state, "stopped")  # pre-warmed and stopped: it waits for its person
-        return Status("stopped", "Your workspace is prepared.", stopped=True)
-    if status.stage == "stopping":  # a reopen right after a stop: start once it has stopped
-        _set_stage(state, "building")
-        return Status("building", "Starting your workspace… (the last stop is finishing)",
+        word = "stopped" if status.stage in (CoderStage.stopped, CoderStage.failed) else "stopping"
+        return Status(Stage.stopped, f"Your workspace is {word}.", stopped=True)
+    if state.prepared and status.stage in (CoderStage.stopped, CoderStage.stopping):
+        state.set_stage(Stage.stopped)  # pre-warmed and stopped: it waits for its person
+        return Status(Stage.stopped, "Your workspace is prepared.", stopped=True)
+    if status.stage == CoderStage.stopping:  # reopened right after a stop: start once stopped
+        state.set_stage(Stage.building)
+        return Status(Stage.building, "Starting your workspace… (the last stop is finishing)",
                       transient=True)
     if status.failed:
         if retrying:
@@ -360,12 +338,12 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
                 services, user, project))
             audit.record(user, "workspace.start", project.workspace_name, retry=True)
             ide_waits.saw(user, project, "start")
-            _set_stage(state, "building")
-            return Status("building", "Starting a new build…")
+            state.set_stage(Stage.building)
+            return Status(Stage.building, "Starting a new build…")
         tail = _log_tail(as_user, status.build_id)
         reason = status.job_error or "The workspace build failed."
         raise ProvisioningFailed(reason + (f" — {tail.errors[-1]}" if tail and tail.errors else ""))
-    if status.stage == "stopped":
+    if status.stage == CoderStage.stopped:
         waiting = _wait_for_place(services, user, project, state)
         if waiting is not None:
             return waiting
@@ -375,34 +353,36 @@ def _act_on(services: Services, as_user, token: str, user: User, project: Projec
             services, user, project))
         audit.record(user, "workspace.start", project.workspace_name)
         ide_waits.saw(user, project, "start")
-        _set_stage(state, "building")
-        return Status("building", "Starting your workspace…")
-    if status.stage == "deleted":
+        state.set_stage(Stage.building)
+        return Status(Stage.building, "Starting your workspace…")
+    if status.stage == CoderStage.deleted:
         state.coder_workspace_id = None
-        return Status("workspace", "The workspace was deleted; creating it again…", transient=True)
-    stage = CODER_TO_STAGE.get(status.stage, "building")
-    if stage == "ready":
+        return Status(Stage.workspace, "The workspace was deleted; creating it again…",
+                      transient=True)
+    stage = stage_of(status.stage)
+    if stage == Stage.ready:
         if state.prepared:  # pre-warmed: built, now stopped until its person opens it
             as_user.stop_workspace(ws_id)
-            _set_stage(state, "stopped")
-            return Status("stopped", "Your workspace is prepared.", stopped=True)
-        _set_stage(state, "ready")
+            state.set_stage(Stage.stopped)
+            return Status(Stage.stopped, "Your workspace is prepared.", stopped=True)
+        state.set_stage(Stage.ready)
         # The plain URL (no key): the web tier asks Coder for the hand-off when it shows the IDE.
         state.app_url = app_url_of(services, workspace, user.username, project.workspace_name)
-        return Status("ready", "Ready.", ready=True, app_url=state.app_url,
+        return Status(Stage.ready, "Ready.", ready=True, app_url=state.app_url,
                       warnings=status.warnings)
-    _set_stage(state, stage)
+    state.set_stage(stage)
     if _timed_out(services, state):
         raise ProvisioningFailed(f"The workspace did not become ready within "
                                  f"{services.settings.build_timeout} s ({status.message})")
-    tail = _log_tail(as_user, status.build_id) if stage == "building" else None
+    tail = _log_tail(as_user, status.build_id) if stage == Stage.building else None
     return Status(stage, status.message, log_tail=tail.lines[-6:] if tail else (),
                   warnings=status.warnings)
 
 
-def app_url_of(services: Services, workspace: dict, username: str, workspace_name: str) -> str:
-    """The code-server app's plain URL (no key in it) for a workspace JSON."""
-    owner = _str(workspace.get("owner_name")) or username
+def app_url_of(services: Services, workspace: CoderWorkspace, username: str,
+               workspace_name: str) -> str:
+    """The code-server app's plain URL (no key in it) for a workspace."""
+    owner = workspace.owner_name or username
     return services.coder.app_url(owner, workspace_name, folder=services.settings.project_folder)
 
 
@@ -413,8 +393,8 @@ def _wait_for_place(services: Services, user: User, project: Project,
     decision = gate.ask(services, user, project, state)
     if decision.admitted:
         return None
-    _set_stage(state, "waiting")
-    return Status("waiting", gate.waiting_message(decision),
+    state.set_stage(Stage.waiting)
+    return Status(Stage.waiting, gate.waiting_message(decision),
                   warnings=(gate.OVER_LIMIT,) if decision.over_personal else ())
 
 
@@ -425,7 +405,3 @@ def _log_tail(as_user, build_id: str | None):
         return as_user.build_logs(build_id, tail=20)
     except ServiceError:
         return None  # the log is a nicety; never fail a pass for it
-
-
-def _str(value) -> str:
-    return value if isinstance(value, str) else ""

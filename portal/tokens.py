@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from . import audit
 from .clients.http import ServiceError
 from .extensions import db
-from .models import User, UserSecret, utcnow
+from .models import User, UserSecret, aware, utcnow  # noqa: F401 - aware re-exported
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,6 @@ GITEA_READ_TOKEN = "gitea_read_token"
 GITEA_SCOPES = {GITEA_TOKEN: ("write:repository",), GITEA_READ_TOKEN: ("read:repository",)}
 CODER_TOKEN_LIFETIME = dt.timedelta(hours=12)
 ROTATE_BEFORE = dt.timedelta(hours=2)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
 
 
 def _secret(user: User, kind: str) -> UserSecret | None:
@@ -75,7 +68,7 @@ def coder_token(services: Services, user: User) -> str:
             return value
     coder = services.coder
     coder_user = coder.ensure_user(user.email, user.username, user.name)
-    username = coder_user["username"]
+    username = coder_user.username
     lifetime = CODER_TOKEN_LIFETIME.total_seconds()
     minted = coder.mint_token(username, f"portal-{int(time.time())}-{secrets.token_hex(3)}", lifetime)
     values = {"value": services.box.seal(minted.secret_key), "key_id": f"{username}/{minted.key_id}",

@@ -5,15 +5,16 @@ from __future__ import annotations
 from . import audit, tokens
 from .extensions import db
 from .models import Project, User
-from .provisioning import set_stage as _set_stage, workspace_state
+from .provisioning import workspace_state
 from .services import Services
+from .stages import DesiredState, Stage
 from .workspace_spec import workspace_parameters
 
 
 def set_running(services: Services, user: User, project: Project, running: bool) -> str:
     """Stop or start the person's workspace now; returns a message for the page."""
     state = workspace_state(user, project)
-    state.desired_state = "running" if running else "stopped"
+    state.desired_state = DesiredState.running if running else DesiredState.stopped
     db.session.commit()
     if not state.coder_workspace_id:
         return "Your workspace has not been created yet." if not running else "Starting…"
@@ -21,10 +22,10 @@ def set_running(services: Services, user: User, project: Project, running: bool)
     if running:
         as_user.start_workspace(state.coder_workspace_id,
                                 rich_parameter_values=workspace_parameters(services, user, project))
-        _set_stage(state, "building")
+        state.set_stage(Stage.building)
     else:
         as_user.stop_workspace(state.coder_workspace_id)
-        _set_stage(state, "stopped")
+        state.set_stage(Stage.stopped)
     audit.record(user, "workspace.start" if running else "workspace.stop", project.workspace_name)
     db.session.commit()
     return "Your workspace is starting." if running else "Your workspace is stopping."

@@ -36,8 +36,8 @@ def _template_id(services: Services) -> str:
         return cached[1]
     template = services.coder.template_by_name(None, services.settings.coder_template)
     with _template_lock:
-        _TEMPLATE_CACHE[key] = (time.monotonic(), template["id"])
-    return template["id"]
+        _TEMPLATE_CACHE[key] = (time.monotonic(), template.id)
+    return template.id
 
 
 def workspace_parameters(services: Services, user: User, project: Project, *,

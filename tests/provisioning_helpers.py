@@ -67,10 +67,10 @@ def seed_in_flight(count: int, email: str = "ada@example.com", before_create=Non
         project = Project(group=group, slug=f"p{i}", name=f"P{i}")
         db.session.add(project)
         db.session.flush()
-        ws = as_user.create_workspace("me", project.workspace_name, template["id"], params)
+        ws = as_user.create_workspace("me", project.workspace_name, template.id, params)
         rows.append(WorkspaceState(user_id=user.id, project_id=project.id, stage="building",
                                    desired_state="running", stage_started_at=utcnow(),
-                                   coder_workspace_id=ws["id"],
+                                   coder_workspace_id=ws.id,
                                    coder_workspace_name=project.workspace_name))
     db.session.add_all(rows)
     db.session.commit()

@@ -103,7 +103,7 @@ def test_offboarding_removes_every_access_and_audits_each_step(ai_stack):
     assert stack.gitea.sim.tokens_of("bob") == []
     with stack.app.app_context():
         ws = services().coder.get_workspace_by_id(ws_id)
-        assert ws["latest_build"]["transition"] == "stop"
+        assert ws.latest_build.transition == "stop"
         assert db.session.get(User, bob).active is False
         assert db.session.scalar(db.select(Membership).where(Membership.user_id == bob)) is None
     store = stack.coder.sim.store   # the portal's API token is gone (app-connect keys are Coder's own)
@@ -163,7 +163,7 @@ def test_retry_after_gitea_was_down_mid_offboarding(stack):
         run = db.session.scalar(db.select(Offboarding))
         assert run.status == "incomplete" and run.groups == ["ml-team"]
         ws = services().coder.get_workspace_by_id(ws_id)
-        assert ws is None or ws["latest_build"]["transition"] == "delete"
+        assert ws is None or ws.latest_build.transition == "delete"
     assert "user.offboard_incomplete" in _actions(stack.app)
 
     # the retry continues: done steps are skipped, the failed ones succeed now

@@ -128,7 +128,7 @@ def test_project_delete_with_repo_and_workspaces_and_retry(stack):
         assert db.session.get(Project, pid) is None
         assert db.session.scalar(db.select(WorkspaceState)) is None
         ws = services().coder.get_workspace_by_id(ws_id)
-        assert ws is None or ws["latest_build"]["transition"] == "delete"
+        assert ws is None or ws.latest_build.transition == "delete"
         actions = set(db.session.scalars(db.select(AuditEvent.action)))
     assert {"project.delete_failed", "project.delete", "repo.delete", "workspace.delete"} <= actions
     assert "deleted" in admin.get("/admin/projects").get_data(as_text=True)
@@ -188,7 +188,7 @@ def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack):
         state = db.session.scalar(db.select(WorkspaceState).where(WorkspaceState.user_id == uid))
         assert state.desired_state == "stopped"
         ws = services().coder.get_workspace_by_id(state.coder_workspace_id)
-        assert ws["latest_build"]["transition"] == "stop"
+        assert ws.latest_build.transition == "stop"
     confirm = admin.get(f"/admin/workspaces/{uid}/{pid}/delete")
     assert confirm.status_code == 200 and "loses the files" in confirm.get_data(as_text=True)
     assert post(admin, f"/admin/workspaces/{uid}/{pid}/delete").status_code == 400  # unconfirmed

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from portal import provisioning, workspace_actions
+from portal.clients.coder_types import CoderWorkspace, workspace_from
 from portal.extensions import db
 from portal.models import AdmissionEntry, AuditEvent, Project, Role, User
 from portal.services import services
@@ -19,10 +20,15 @@ OCCUPYING = occupancy.OCCUPYING
 
 def _host(running: dict[str, str]) -> occupancy.Occupancy:
     """Workspace id -> owner, as Coder's JSON, through the same parser as the live read."""
-    return occupancy.from_workspaces([
-        {"id": ws, "owner_name": owner, "name": ws,
-         "latest_build": {"transition": "start", "status": "running"}}
-        for ws, owner in running.items()])
+    return occupancy.from_workspaces([_running(ws, owner, ws) for ws, owner in running.items()])
+
+
+def _running(ws_id: str, owner: str, name: str, **extra) -> CoderWorkspace:
+    """A running workspace as Coder's JSON, parsed as the client parses a reply."""
+    return workspace_from({"id": ws_id, "owner_name": owner, "name": name, **extra,
+                           "latest_build": {"id": f"b-{ws_id}", "transition": "start",
+                                            "status": "running", "job": {"status": "succeeded"}}},
+                          "GET", "/workspaces")
 
 
 def _people(n: int) -> list[tuple[User, Project]]:
@@ -85,9 +91,7 @@ def test_personal_limit_skips_only_that_person_and_offers_the_least_recent(make_
         _, second = seed(project="second")
         bob, bobs = seed(email="bob@example.com", project="bobs")
         host = occupancy.from_workspaces([
-            {"id": "old", "owner_name": "ada", "name": f"proj-{first.id}",
-             "last_used_at": "2026-01-01T00:00:00Z",
-             "latest_build": {"transition": "start", "status": "running"}}])
+            _running("old", "ada", first.workspace_name, last_used_at="2026-01-01T00:00:00Z")])
         decision = admission.request(settings, ada, second, host)
         assert not decision.admitted and decision.over_personal
         assert decision.least_recent is not None and decision.least_recent.workspace_id == "old"

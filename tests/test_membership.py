@@ -128,7 +128,7 @@ def test_removal_stops_workspaces_revokes_token_and_audits(stack):
     assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead"}
     with stack.app.app_context():
         ws = services().coder.get_workspace_by_id(ws_id)
-        assert ws["latest_build"]["transition"] == "stop"
+        assert ws.latest_build.transition == "stop"
         assert db.session.scalar(db.select(UserSecret).where(
             UserSecret.kind == tokens.CODER_TOKEN, UserSecret.user_id == bob.id)) is None
         actions = set(db.session.scalars(db.select(AuditEvent.action)))

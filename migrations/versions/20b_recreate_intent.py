@@ -1,7 +1,7 @@
 """recreate intent: a person confirmed a size with another disk; the worker replaces the workspace
 
 Revision ID: i20_recreate_intent
-Revises: i21_starters
+Revises: i16_workspace_enums
 Create Date: 2026-12-05 12:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "i20_recreate_intent"
-down_revision = "i21_starters"
+down_revision = "i16_workspace_enums"
 branch_labels = None
 depends_on = None
 

@@ -217,10 +217,7 @@ class ServiceClient:
 
     def field(self, body: Any, key: str, kind: type | tuple, method: str, path: str) -> Any:
         """body[key] checked for presence and type, else BadResponse."""
-        if not isinstance(body, dict) or key not in body or not isinstance(body[key], kind):
-            raise BadResponse(self.service, method, path,
-                              f"reply lacks field '{key}' of type {_names(kind)}")
-        return body[key]
+        return checked_field(self.service, body, key, kind, method, path)
 
     # -- helpers -------------------------------------------------------------------
     def _error(self, method: str, path: str, resp: requests.Response) -> ServiceError:
@@ -249,6 +246,15 @@ class ServiceClient:
         record = CallRecord(self.service, method, path, status, seconds)
         for listener in list(call_listeners):
             listener(record)
+
+
+def checked_field(service: str, body: Any, key: str, kind: type | tuple, method: str,
+                  path: str) -> Any:
+    """body[key] checked for presence and type, else BadResponse (a reply of `service`)."""
+    if not isinstance(body, dict) or key not in body or not isinstance(body[key], kind):
+        raise BadResponse(service, method, path,
+                          f"reply lacks field '{key}' of type {_names(kind)}")
+    return body[key]
 
 
 def _names(kind: type | tuple) -> str:

@@ -80,7 +80,7 @@ def system():
     except importlib.metadata.PackageNotFoundError:
         portal_version = "unknown"
     versions = {"Portal": portal_version,
-                "Coder": _version(lambda: svc.coder.buildinfo()["version"]),
+                "Coder": _version(lambda: svc.coder.buildinfo().version),
                 "Gitea": _version(svc.gitea.version)}
     return render_template("admin/system.html", checks=checks, versions=versions,
                            settings=svc.settings.public_view(), unset=svc.settings.unset_meanings(),

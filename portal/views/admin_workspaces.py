@@ -20,6 +20,7 @@ from ..extensions import db
 from ..htmx import hx_redirect, is_partial
 from ..models import Group, Project, User, WorkspaceState
 from ..services import services
+from ..stages import DesiredState
 from ..workspaces import admission
 from .admin import bp
 
@@ -114,7 +115,7 @@ def workspace_action(user_id: int, project_id: int, action: str):
     if action == "delete":
         db.session.delete(row)  # opening the Code tab again creates a fresh one
     else:
-        row.desired_state = "running" if action == "start" else "stopped"
+        row.desired_state = DesiredState.running if action == "start" else DesiredState.stopped
     db.session.commit()
     flash(f"{name} of {owner}: {action} requested.", "success")
     return hx_redirect(_back())

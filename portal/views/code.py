@@ -18,6 +18,7 @@ from ..models import Membership, Project, WorkspaceState
 from ..observability import ide_waits, metrics
 from ..permissions import effective_role, project_for
 from ..services import services
+from ..stages import Stage
 from ..workspaces import intent
 from ..workspaces.status import STAGES, Status, stored_status
 
@@ -25,8 +26,8 @@ bp = Blueprint("code", __name__)
 # How long the status partial waits before its next poll, by stage: the worker does the
 # portal's own steps in one go; a build takes minutes (the worker watches it; a poll is a
 # cheap read, mostly a 304); the agent and IDE start in seconds, polled often.
-POLL_SECONDS = {"repository": 0.5, "account": 0.5, "workspace": 0.5, "building": 1.0,
-                "starting": 0.25}
+POLL_SECONDS = {Stage.repository: 0.5, Stage.account: 0.5, Stage.workspace: 0.5,
+                Stage.building: 1.0, Stage.starting: 0.25}
 TRANSIENT_POLL_SECONDS = 3.0
 PENDING_POLL_SECONDS = 1.0  # queued, or a quick check of a workspace seen ready a while ago
 
@@ -61,15 +62,15 @@ def _hand_off(state: WorkspaceState, status: Status) -> Status:
         tokens.forget(current_user, tokens.CODER_TOKEN)
         return _renew(state)
     except ServiceError as exc:
-        metrics.stage_failed("starting", metrics.reason_class(exc))  # the hand-off's own stage
-        return Status("starting", exc.user_message + " Retrying automatically.", transient=True)
+        metrics.stage_failed(Stage.starting, metrics.reason_class(exc))  # the hand-off's stage
+        return Status(Stage.starting, exc.user_message + " Retrying automatically.", transient=True)
     return provisioning.with_ai_notice(svc, current_user, state,
                                        replace(status, iframe_url=iframe))
 
 
 def _renew(state: WorkspaceState) -> Status:
     """No usable token for the hand-off: the worker mints one, then the IDE shows."""
-    provisioning.set_stage(state, "starting")
+    state.set_stage(Stage.starting)
     state.status_message = "Renewing your workspace credentials…"
     intent.request_pass(state)
     return stored_status(state)

@@ -10,9 +10,9 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..models import Group, Membership, WorkspaceState
+from ..stages import Stage
 
 bp = Blueprint("dashboard", __name__)
-LABELS = {"ready": "running", "failed": "failed", "stopped": "stopped"}
 
 
 def workspace_states(user) -> dict[int, str]:
@@ -20,7 +20,7 @@ def workspace_states(user) -> dict[int, str]:
     rows = db.session.execute(db.select(WorkspaceState.project_id, WorkspaceState.stage,
                                         WorkspaceState.prepared)
                               .where(WorkspaceState.user_id == user.id)).all()
-    return {pid: ("prepared" if prepared and stage == "stopped" else LABELS.get(stage, "starting"))
+    return {pid: ("prepared" if prepared and stage == Stage.stopped else stage.label)
             for pid, stage, prepared in rows}
 
 

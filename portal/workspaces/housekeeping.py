@@ -19,6 +19,7 @@ from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Group, Offboarding, User, UserSecret, WorkspaceState, utcnow
 from ..services import Services, services
+from ..stages import Stage
 from ..workspace_spec import WORKSPACE_TTL_MS
 from . import beats
 
@@ -62,7 +63,7 @@ def keep_alive(svc: Services) -> int:
     """Push out the auto-stop deadline of every workspace whose IDE is open (watched)."""
     since = utcnow() - WATCHED_IDE
     rows = db.session.scalars(db.select(WorkspaceState).where(
-        WorkspaceState.stage == "ready", WorkspaceState.watched_at > since,
+        WorkspaceState.stage == Stage.ready, WorkspaceState.watched_at > since,
         WorkspaceState.coder_workspace_id.is_not(None))).all()
     deadline = utcnow() + dt.timedelta(milliseconds=WORKSPACE_TTL_MS)
     for row in rows:

@@ -27,6 +27,7 @@ from ..models import Project, User, WorkspaceState, utcnow
 from ..observability import context, metrics
 from ..permissions import acting_role
 from ..services import Services, services
+from ..stages import Stage
 from ..tokens import aware
 from . import admission, beats, housekeeping, observe, occupancy
 
@@ -36,7 +37,7 @@ TICK_SPAN = 5.0                      # a tick with work in flight looks again fo
 STEP = {"starting": 0.25, "building": 0.5}  # between looks, by the busiest stage in flight
 RETRY_SECONDS = 3                    # a pass that met transient trouble runs again after this
 BACKSTOP = dt.timedelta(seconds=60)  # a building row is passed again this often (tick lost)
-QUICK_STAGES = ("repository", "account", "workspace")
+QUICK_STAGES = (Stage.repository, Stage.account, Stage.workspace)
 
 
 def register(huey, app: Flask) -> dict[str, Callable]:

@@ -11,8 +11,8 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..clients.coder import CoderWorkspace
 from ..services import Services
-from ..tokens import aware
 
 OCCUPYING = ("pending", "starting", "running")
 
@@ -55,27 +55,15 @@ class Occupancy:
         return mine[0] if mine else None
 
 
-def _time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str) or not value or value.startswith("0001-"):
-        return None
-    try:
-        return aware(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
-def from_workspaces(workspaces: list[dict], read_at: dt.datetime | None = None) -> Occupancy:
-    """Pure: the occupants among Coder workspace JSONs (a start build not yet stopped)."""
+def from_workspaces(workspaces: list[CoderWorkspace],
+                    read_at: dt.datetime | None = None) -> Occupancy:
+    """Pure: the occupants among Coder workspaces (a start build not yet stopped)."""
     out: dict[str, Occupant] = {}
     for ws in workspaces:
-        build = ws.get("latest_build") if isinstance(ws.get("latest_build"), dict) else {}
-        status = build.get("status")
-        if build.get("transition") != "start" or status not in OCCUPYING:
+        build = ws.latest_build
+        if build.transition != "start" or build.status not in OCCUPYING:
             continue
-        if isinstance(ws.get("id"), str):
-            out[ws["id"]] = Occupant(ws["id"], str(ws.get("owner_name") or ""),
-                                     str(ws.get("name") or ""), status,
-                                     _time(ws.get("last_used_at")))
+        out[ws.id] = Occupant(ws.id, ws.owner_name, ws.name, build.status, ws.last_used_at)
     if read_at is None:
         return Occupancy(tuple(out.values()))
     return Occupancy(tuple(out.values()), read_at)
@@ -84,7 +72,7 @@ def from_workspaces(workspaces: list[dict], read_at: dt.datetime | None = None) 
 def read(services: Services) -> Occupancy:
     """The host now: one search per occupying status. Raises ServiceError."""
     read_at = dt.datetime.now(dt.timezone.utc)  # before the reads: what they show is at least this new
-    found: list[dict] = []
+    found: list[CoderWorkspace] = []
     for status in OCCUPYING:
         found.extend(services.coder.search_workspaces(f"status:{status}"))
     return from_workspaces(found, read_at)

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from portal.clients.coder_types import workspace_from
 from portal.extensions import db
 from portal.models import Group, Project, User
 from portal.services import services
@@ -42,8 +43,10 @@ def _seed(n: int) -> list[tuple[int, int]]:
 
 def _host(running: dict[str, tuple[str, float]]) -> occupancy.Occupancy:
     return occupancy.from_workspaces([
-        {"id": ws, "owner_name": owner, "name": ws,
-         "latest_build": {"transition": "start", "status": "running"}}
+        workspace_from({"id": ws, "owner_name": owner, "name": ws,
+                        "latest_build": {"id": f"b-{ws}", "transition": "start",
+                                         "status": "running", "job": {"status": "succeeded"}}},
+                       "GET", "/workspaces")
         for ws, (owner, _) in running.items()])
 
 
