@@ -74,6 +74,9 @@ def build_huey(url: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
+    # Huey logs every job at INFO (a tick every 2 s); jobs are counted in portal_jobs_total,
+    # and Huey's warnings and errors (a failed job, with its traceback) still show.
+    logging.getLogger("huey").setLevel(logging.WARNING)
     from ..observability.gauges import register_worker_probe
     from . import jobs
     q = Queue(build_huey(app.config["SETTINGS"].queue_url))
