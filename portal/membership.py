@@ -22,6 +22,7 @@ from .extensions import db
 from .gitea_sync import CONTRIBUTORS, READERS, GiteaIdentityConflict, ensure_user, team_for
 from .models import Group, Membership, Project, Role, User, WorkspaceState, utcnow
 from .services import Services
+from .workspaces.bulk import stop_or_delete_all
 
 log = logging.getLogger(__name__)
 
@@ -257,43 +258,17 @@ def _remove_from_teams(services: Services, actor: User | None, group: Group, use
     audit.record(actor, "gitea.team_remove", f"{group.slug}/{user.username}")
 
 
-def stop_or_delete(services: Services, state: WorkspaceState, delete: bool) -> None:
-    """Stop (or delete) someone's workspace with the admin token; one already gone counts as done.
-    Raises ServiceError when Coder fails (the caller reports it and a retry repeats it)."""
-    try:
-        if delete:
-            services.coder.delete_workspace(state.coder_workspace_id)
-        else:
-            services.coder.stop_workspace(state.coder_workspace_id)
-    except NotFound:
-        pass
-
-
 def _stop_workspaces(services: Services, actor: User | None, group: Group, user: User,
                      out: Outcome) -> None:
     delete = services.settings.removal_policy == "delete"
     states = db.session.scalars(db.select(WorkspaceState).join(Project).where(
         WorkspaceState.user_id == user.id, Project.group_id == group.id)).all()
-    for state in states:
-        state.desired_state = "stopped"
-        name = state.coder_workspace_name or state.project.workspace_name
-        if state.coder_workspace_id:
-            try:
-                stop_or_delete(services, state, delete)
-            except ServiceError as exc:
-                audit.record(actor, "workspace.stop_failed", name, owner=user.username,
-                             reason=exc.user_message)
-                out.warnings.append(f"Workspace {name} could not be stopped ({exc.user_message}).")
-                continue
-            audit.record(actor, "workspace.delete" if delete else "workspace.stop", name,
-                         owner=user.username, reason="member removed")
-        if delete:
-            db.session.delete(state)
-        else:
-            state.stage = "stopped"
-    db.session.commit()
-    if states:
-        out.messages.append(f"Their workspaces were {'deleted' if delete else 'stopped'}.")
+    result = stop_or_delete_all(services, actor, states, delete=delete, reason="member removed")
+    verb = "deleted" if delete else "stopped"
+    if result.failed:
+        out.warnings.append(f"Not every workspace of theirs could be {verb}: {result.detail}")
+    elif states:
+        out.messages.append(f"Their workspaces were {verb}.")
 
 
 # -- lazy self-heal (called by provisioning before the Coder step) ------------------------

@@ -13,6 +13,7 @@ from ..htmx import hx_redirect, is_partial
 from ..models import Group, Membership, Project, WorkspaceState
 from ..projects_admin import delete_project
 from ..services import services
+from ..steps import WARNING
 from .admin import bp
 
 _members = (db.select(db.func.count(Membership.id)).where(Membership.group_id == Group.id)
@@ -101,8 +102,8 @@ def project_delete_confirmed(project_id: int):
                             delete_repo=form.get("delete_repo") == "y",
                             delete_workspaces=form.get("delete_workspaces") == "y")
     if result.deleted:
-        for what, status, detail in result.steps:
-            flash(f"{what}: {detail}", "warning" if status == "warning" else "success")
+        for what, step in result.steps:
+            flash(f"{what}: {step.detail}", "warning" if step.status == WARNING else "success")
         flash(f"Project {label} was deleted.", "success")
         return hx_redirect(url_for("admin.projects"))
     return render_template("admin/project_delete.html", project=project, result=result,
