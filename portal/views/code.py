@@ -164,8 +164,8 @@ def workspace_action(project_id: int, action: str):
     if action == "restart":
         intent.set_running(current_user, project, running=False)
         intent.open_workspace(current_user, project)
-        return hx_redirect(url_for("code.tab", project_id=project.id))
-    flash(intent.set_running(current_user, project, running=action == "start"), "success")
-    if action == "start":
-        return hx_redirect(url_for("code.tab", project_id=project.id))
-    return hx_redirect(url_for("projects.show", project_id=project.id))
+    else:
+        flash(intent.set_running(current_user, project, running=action == "start"), "success")
+    if action == "stop":
+        return hx_redirect(url_for("projects.show", project_id=project.id))
+    return hx_redirect(url_for("code.tab", project_id=project.id))
