@@ -92,7 +92,7 @@ def _unless_last_lead(m: Membership, statement) -> None:
 
 
 # -- Gitea ------------------------------------------------------------------------------
-def _teams(gitea: GiteaClient, group: Group) -> dict[str, GiteaTeam]:
+def group_teams(gitea: GiteaClient, group: Group) -> dict[str, GiteaTeam]:
     """The group's portal teams, creating the organization and teams when missing."""
     try:
         return gitea.ensure_teams(group.slug)
@@ -109,7 +109,8 @@ def _put(gitea: GiteaClient, team_id: int, user: User) -> None:
         gitea.add_team_member(team_id, user.username)
 
 
-def _mark(m: Membership, error: str | None) -> None:
+def mark_sync(m: Membership, error: str | None) -> None:
+    """Record how applying `m` to Gitea went: synced now (None), or pending with the reason."""
     m.sync_pending = error is not None
     m.sync_error = error[:1000] if error else None
     if error is None:
@@ -125,15 +126,15 @@ def _failure(exc: Exception) -> str:
 def sync(services: Services, m: Membership) -> bool:
     """Apply `m.role` to Gitea now. True when applied, else marked pending (never raises)."""
     try:
-        teams = _teams(services.gitea, m.group)
+        teams = group_teams(services.gitea, m.group)
         mine, other = team_for(m.role)
         _put(services.gitea, teams[mine].id, m.user)
         services.gitea.remove_team_member(teams[other].id, m.user.username)
     except (ServiceError, GiteaIdentityConflict) as exc:
-        _mark(m, _failure(exc))
+        mark_sync(m, _failure(exc))
         log.warning("Gitea sync of %s in %s pending: %s", m.user.username, m.group.slug, _failure(exc))
         return False
-    _mark(m, None)
+    mark_sync(m, None)
     return True
 
 
@@ -289,7 +290,7 @@ def heal_team_membership(services: Services, user: User, project: Project,
         return
     gitea = services.gitea
     try:
-        teams = _teams(gitea, m.group)
+        teams = group_teams(gitea, m.group)
         mine, other = team_for(m.role)
         repaired = []
         if not gitea.is_team_member(teams[mine].id, user.username):
@@ -299,11 +300,11 @@ def heal_team_membership(services: Services, user: User, project: Project,
             gitea.remove_team_member(teams[other].id, user.username)
             repaired.append(f"removed from {other}")
     except (ServiceError, GiteaIdentityConflict) as exc:
-        _mark(m, _failure(exc))
+        mark_sync(m, _failure(exc))
         db.session.commit()
         return
     if repaired:
         audit.record(None, "gitea.team_repair", f"{m.group.slug}/{user.username}",
                      changes=repaired, via="self-heal")
-    _mark(m, None)
+    mark_sync(m, None)
     db.session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import audit, tokens
 from .extensions import db
 from .models import Project, User
-from .provisioning import set_stage as _set_stage, workspace_state
+from .provisioning import set_stage, workspace_state
 from .services import Services
 from .workspace_spec import workspace_parameters
 
@@ -21,10 +21,10 @@ def set_running(services: Services, user: User, project: Project, running: bool)
     if running:
         as_user.start_workspace(state.coder_workspace_id,
                                 rich_parameter_values=workspace_parameters(services, user, project))
-        _set_stage(state, "building")
+        set_stage(state, "building")
     else:
         as_user.stop_workspace(state.coder_workspace_id)
-        _set_stage(state, "stopped")
+        set_stage(state, "stopped")
     audit.record(user, "workspace.start" if running else "workspace.stop", project.workspace_name)
     db.session.commit()
     return "Your workspace is starting." if running else "Your workspace is stopping."

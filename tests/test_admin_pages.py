@@ -8,7 +8,7 @@ from portal import provisioning
 from portal.clients import http
 from portal.extensions import db
 from portal.models import AuditEvent, Project, Role, User, WorkspaceState
-from portal.services import services
+from portal.services import current_services
 from tests.collab_helpers import make_group, person, post
 from tests.fixtures.app import TEST_SECRETS
 from tests.provisioning_helpers import run_until_done, seed
@@ -119,7 +119,7 @@ def test_project_delete_with_repo_and_workspaces_and_retry(stack):
     with stack.app.app_context():
         assert db.session.get(Project, pid) is None
         assert db.session.scalar(db.select(WorkspaceState)) is None
-        ws = services().coder.get_workspace_by_id(ws_id)
+        ws = current_services().coder.get_workspace_by_id(ws_id)
         assert ws is None or ws["latest_build"]["transition"] == "delete"
         actions = set(db.session.scalars(db.select(AuditEvent.action)))
     assert {"project.delete_failed", "project.delete", "repo.delete", "workspace.delete"} <= actions
@@ -147,7 +147,7 @@ def _wait_stopped(app, ws_id: str, timeout: float = 15.0) -> None:
     from portal.clients.coder import readiness
     deadline = time.monotonic() + timeout
     with app.app_context():
-        while readiness(services().coder.get_workspace_by_id(ws_id)).stage != "stopped":
+        while readiness(current_services().coder.get_workspace_by_id(ws_id)).stage != "stopped":
             assert time.monotonic() < deadline, "the stop build never finished"
             time.sleep(0.05)
 
@@ -179,7 +179,7 @@ def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack):
     with stack.app.app_context():
         state = db.session.scalar(db.select(WorkspaceState).where(WorkspaceState.user_id == uid))
         assert state.desired_state == "stopped"
-        ws = services().coder.get_workspace_by_id(state.coder_workspace_id)
+        ws = current_services().coder.get_workspace_by_id(state.coder_workspace_id)
         assert ws["latest_build"]["transition"] == "stop"
     confirm = admin.get(f"/admin/workspaces/{uid}/{pid}/delete")
     assert confirm.status_code == 200 and "loses the files" in confirm.get_data(as_text=True)

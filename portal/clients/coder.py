@@ -26,8 +26,8 @@ import requests
 
 from portal.clients.http import (
     BadRequest, BadResponse, Conflict, NotFound, ServiceClient, ServiceError)
-from portal.clients.coder_status import (  # noqa: F401 - re-exported
-    BuildLog, MintedToken, WorkspaceStatus, _named, _str, readiness)
+from portal.clients.coder_status import (  # noqa: F401 - BuildLog, MintedToken re-exported
+    BuildLog, MintedToken, WorkspaceStatus, named_item, readiness, text_of)
 from portal.workspace_params import AGENT_NAME, APP_SLUG
 
 SESSION_HEADER = "Coder-Session-Token"
@@ -163,7 +163,7 @@ class CoderClient:
         body = self._json("GET", "/regions")
         regions = self._objects(self._need(body, "regions", list, "GET", "/regions"), "GET",
                                 "/regions", ("wildcard_hostname", str))
-        primary = _named(regions, "name", "primary") or (regions[0] if regions else None)
+        primary = named_item(regions, "name", "primary") or (regions[0] if regions else None)
         host = primary["wildcard_hostname"] if primary else ""
         if not host:
             raise BadResponse("coder", "GET", "/regions", "Coder has no wildcard access URL "
@@ -378,7 +378,7 @@ class CoderClient:
                              ("output", str))
         lines = tuple(item["output"] for item in logs[-tail:]) if tail > 0 else ()
         errors = tuple(item["output"] for item in logs if item.get("log_level") == "error")
-        stage = _str(logs[-1].get("stage")) if logs else ""
+        stage = text_of(logs[-1].get("stage")) if logs else ""
         return BuildLog(lines, errors, stage)
 
     def extend_deadline(self, workspace_id: str, deadline: datetime) -> None:

@@ -55,11 +55,13 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _str(value: Any) -> str:
+def text_of(value: Any) -> str:
+    """A string field of Coder's JSON, or "" when it is missing or not a string."""
     return value if isinstance(value, str) else ""
 
 
-def _named(items: Any, key: str, name: str) -> dict | None:
+def named_item(items: Any, key: str, name: str) -> dict | None:
+    """The first object of a JSON list whose `key` is `name` (an agent, an app, a region)."""
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and item.get(key) == name:
             return item
@@ -79,12 +81,12 @@ def readiness(workspace: dict | None, *, agent: str = AGENT_NAME,
         return WorkspaceStatus("not_created", message="The workspace has not been created yet.")
     build = _dict(workspace.get("latest_build"))
     job = _dict(build.get("job"))
-    status, transition = _str(build.get("status")), _str(build.get("transition"))
-    job_status = _str(job.get("status"))
-    ids = {"build_id": _str(build.get("id")) or None,
-           "workspace_id": _str(workspace.get("id")) or None}
+    status, transition = text_of(build.get("status")), text_of(build.get("transition"))
+    job_status = text_of(job.get("status"))
+    ids = {"build_id": text_of(build.get("id")) or None,
+           "workspace_id": text_of(workspace.get("id")) or None}
     if status == "failed":
-        error = _str(job.get("error"))
+        error = text_of(job.get("error"))
         return WorkspaceStatus("failed", failed=True, job_error=error,
                                message=f"The workspace build failed: {error}" if error
                                else "The workspace build failed.", **ids)
@@ -108,11 +110,11 @@ def _agent_readiness(build: dict, agent_name: str, app_slug: str,
                      ids: dict[str, Any]) -> WorkspaceStatus:
     agents = [a for r in build.get("resources") or [] if isinstance(r, dict)
               for a in r.get("agents") or [] if isinstance(a, dict)]
-    agent = _named(agents, "name", agent_name)
+    agent = named_item(agents, "name", agent_name)
     if agent is None:
         return WorkspaceStatus("starting_agent", message="Waiting for the workspace agent.", **ids)
-    ids = {**ids, "agent_id": _str(agent.get("id")) or None}
-    agent_status, lifecycle = _str(agent.get("status")), _str(agent.get("lifecycle_state"))
+    ids = {**ids, "agent_id": text_of(agent.get("id")) or None}
+    agent_status, lifecycle = text_of(agent.get("status")), text_of(agent.get("lifecycle_state"))
     warnings: list[str] = []
     if agent_status != "connected":
         if agent_status in ("timeout", "disconnected"):
@@ -127,8 +129,8 @@ def _agent_readiness(build: dict, agent_name: str, app_slug: str,
         message = ("Running the workspace's startup script." if lifecycle in ("created", "starting")
                    else f"The workspace agent is {lifecycle or 'in an unknown state'}.")
         return WorkspaceStatus("starting_agent", message=message, **ids)
-    app = _named(agent.get("apps"), "slug", app_slug)
-    health = _str(app.get("health")) if app else ""
+    app = named_item(agent.get("apps"), "slug", app_slug)
+    health = text_of(app.get("health")) if app else ""
     if health not in ("healthy", "disabled"):
         if app is None:
             warnings.append(f"The template defines no '{app_slug}' app.")

@@ -19,7 +19,7 @@ from ..errors import render_error
 from ..extensions import db
 from ..htmx import is_partial
 from ..models import Group, Project, User, WorkspaceState
-from ..services import services
+from ..services import current_services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -33,7 +33,7 @@ def counts() -> dict:
     """People, groups, projects, and running workspaces (live from Coder, batched)."""
     rows = db.session.scalars(db.select(WorkspaceState).where(
         WorkspaceState.coder_workspace_id.is_not(None))).all()
-    live, error = admin_live.states_of(services(), rows)
+    live, error = admin_live.states_of(current_services(), rows)
     by_state = Counter(v.state for v in live.values())
     return {
         "by_state": {} if error else dict(by_state),
@@ -52,7 +52,7 @@ def counts() -> dict:
 def index():
     """The overview: counts, and pictures where people would rather look than read."""
     numbers = counts()
-    spend, spend_problem = admin_overview.ai_spend(services())
+    spend, spend_problem = admin_overview.ai_spend(current_services())
     charts = {"states": admin_overview.workspaces_by_state(numbers["by_state"]),
               "opens": admin_overview.opens_per_day(),
               "time_to_ide": admin_overview.time_to_ide_per_day(), "spend": spend}
@@ -74,7 +74,7 @@ def system():
     checks = run_checks(current_app._get_current_object())
     if is_partial():
         return render_template("admin/_doctor.html", checks=checks)
-    svc = services()
+    svc = current_services()
     try:
         portal_version = importlib.metadata.version("portal")
     except importlib.metadata.PackageNotFoundError:

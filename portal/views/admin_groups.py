@@ -12,7 +12,7 @@ from ..extensions import db
 from ..htmx import hx_redirect, is_partial
 from ..models import Group, Membership, Project, WorkspaceState
 from ..projects_admin import delete_project
-from ..services import services
+from ..services import current_services
 from ..steps import WARNING
 from .admin import bp
 
@@ -98,7 +98,7 @@ def project_delete_confirmed(project_id: int):
         return _confirm(project, f"Type the project's short name “{project.slug}” to confirm.",
                         400, form)
     label = f"{project.group.slug}/{project.slug}"
-    result = delete_project(services(), current_user, project,
+    result = delete_project(current_services(), current_user, project,
                             delete_repo=form.get("delete_repo") == "y",
                             delete_workspaces=form.get("delete_workspaces") == "y")
     if result.deleted:

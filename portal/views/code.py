@@ -17,7 +17,7 @@ from ..htmx import hx_redirect
 from ..models import Membership, Project, WorkspaceState
 from ..observability import ide_waits
 from ..permissions import effective_role, project_for
-from ..services import services
+from ..services import current_services
 from ..workspaces import intent
 from ..workspaces.status import STAGES, Status, stored_status
 
@@ -51,7 +51,7 @@ def _render(project: Project, state: WorkspaceState):
 
 def _hand_off(state: WorkspaceState, status: Status) -> Status:
     """The iframe's src: Coder's auth-redirect with the person's own token (one call per open)."""
-    svc = services()
+    svc = current_services()
     token = tokens.stored(svc, current_user, tokens.CODER_TOKEN)
     if token is None:
         return _renew(state)

@@ -11,7 +11,7 @@ from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Role, WorkspaceState
 from ..permissions import effective_role, project_for
-from ..services import services
+from ..services import current_services
 from ..workspaces import gate, occupancy, sizes
 from ..workspaces.size_spec import SizeError
 
@@ -27,7 +27,7 @@ def _over_limit() -> dict:
 def size_context(user, project, state) -> dict:
     """What the Overview's size card shows: the sizes the person may pick, the current one,
     every size (for a lead's project default)."""
-    specs = services().settings.workspace_sizes
+    specs = current_services().settings.workspace_sizes
     return {"sizes_allowed": sizes.allowed_sizes(specs, user),
             "size_now": sizes.chosen(specs, user, project, state),
             "sizes_all": sizes.all_sizes(specs)}
@@ -45,7 +45,7 @@ def _overview(project, role, status: int = 200, **extra):
 @login_required
 def choose(project_id: int):
     project, role = project_for(current_user, project_id)
-    specs = services().settings.workspace_sizes
+    specs = current_services().settings.workspace_sizes
     try:
         size = sizes.choose(specs, current_user, request.form.get("size", ""))
     except SizeError as exc:
@@ -55,7 +55,8 @@ def choose(project_id: int):
         return _overview(project, role, confirm_size=size)
     if sizes.needs_new_disk(state, size):
         try:
-            as_user = services().coder.as_user(tokens.coder_token(services(), current_user))
+            svc = current_services()
+            as_user = svc.coder.as_user(tokens.coder_token(svc, current_user))
             as_user.delete_workspace(state.coder_workspace_id)
         except ServiceError as exc:
             db.session.rollback()
@@ -79,7 +80,7 @@ def project_default(project_id: int):
     project, role = project_for(current_user, project_id)
     if not (current_user.is_admin or role == Role.lead):
         abort(403)
-    size = sizes.by_name(services().settings.workspace_sizes,
+    size = sizes.by_name(current_services().settings.workspace_sizes,
                          (request.form.get("size") or "").strip().lower())
     if size is None:
         return _overview(project, role, 400, size_error="There is no such workspace size.")
@@ -97,17 +98,17 @@ def make_room(project_id: int):
     """Over the personal limit: stop the person's least recently used workspace."""
     project, _ = project_for(current_user, project_id)
     try:
-        lru = occupancy.read(services()).least_recently_used(current_user.username)
+        lru = occupancy.read(current_services()).least_recently_used(current_user.username)
         if lru is not None:
             other = db.session.scalar(db.select(WorkspaceState).where(
                 WorkspaceState.user_id == current_user.id,
                 WorkspaceState.coder_workspace_id == lru.workspace_id))
             if other is not None:
-                workspace_actions.set_running(services(), current_user, other.project,
+                workspace_actions.set_running(current_services(), current_user, other.project,
                                               running=False)
             else:  # started outside the portal: the person's own token stops it
-                token = tokens.coder_token(services(), current_user)
-                services().coder.as_user(token).stop_workspace(lru.workspace_id)
+                token = tokens.coder_token(current_services(), current_user)
+                current_services().coder.as_user(token).stop_workspace(lru.workspace_id)
                 audit.record(current_user, "workspace.stop", lru.name, via="make_room")
                 db.session.commit()
             flash(f"Stopping {lru.name}: your place comes as soon as it has stopped.", "success")

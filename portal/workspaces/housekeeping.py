@@ -18,7 +18,7 @@ from .. import drift, membership, offboarding, tokens
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Group, Offboarding, User, UserSecret, WorkspaceState, utcnow
-from ..services import Services, services
+from ..services import Services, current_services
 from ..workspace_spec import WORKSPACE_TTL_MS
 from . import beats
 
@@ -32,7 +32,7 @@ def run(app: Flask) -> dict[str, object]:
     if not beats.claim("housekeeping", uuid.uuid4().hex, dt.timedelta(seconds=50)):
         return {}
     app.extensions["portal.queue"].enqueue("tick")
-    svc = services()
+    svc = current_services()
     done: dict[str, object] = {}
     for name, step in (("tokens", rotate_tokens), ("keepalive", keep_alive),
                        ("memberships", retry_memberships), ("offboarding", resume_offboarding),
