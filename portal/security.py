@@ -1,11 +1,9 @@
-"""Response headers: CSP, framing, sniffing, referrer, HSTS; SQLite pragmas."""
+"""Response headers: CSP, framing, sniffing, referrer, HSTS."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import Flask, Response
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from .htmx import add_vary
 
@@ -95,14 +93,3 @@ def _learned_wildcard(app: Flask) -> str | None:
         return coder.known_wildcard_host()
     except ServiceError:
         return None
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    module = type(dbapi_connection).__module__
-    if module.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()

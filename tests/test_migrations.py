@@ -51,3 +51,19 @@ def test_project_ids_are_never_reused_on_sqlite(make_app):
         db.session.add(second)
         db.session.commit()
         assert second.id > old_id
+
+
+def test_sqlite_pragmas_apply_to_the_apps_engine_only(make_app, tmp_path):
+    """Foreign keys, WAL and the busy timeout are set on the app's engine in create_app; an
+    engine made elsewhere in the process is left as SQLite makes it."""
+    import sqlalchemy
+    app = make_app()
+    with app.app_context(), db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    other = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with other.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+    other.dispose()
