@@ -217,6 +217,23 @@ def test_system_page_masks_every_secret_and_refreshes(stack):
     assert 'data-testid="count-users"' in index and 'data-testid="admin-nav"' in index
 
 
+def test_system_page_shows_the_versions_the_worker_read_with_their_age(stack):
+    from portal.workspaces import platform
+    admin = person(stack.app, "root@example.com", admin=True)
+
+    def versions() -> str:
+        page = admin.get("/admin/system").get_data(as_text=True)
+        return page.split('data-testid="versions"', 1)[1].split("</dl>", 1)[0]
+
+    assert versions().count("not read yet") == 2        # Coder and Gitea, before any worker
+    stack.gitea.sim.set_faults(down=True)               # Gitea answers 502
+    with stack.app.app_context():
+        platform.read(current_services())               # the worker's housekeeping
+    shown = versions()
+    assert "v2.99.0-devstack (read by the worker" in shown and " s ago)" in shown
+    assert "unavailable (" in shown.split("<dt>Gitea</dt>", 1)[1]  # why, instead of a version
+
+
 def test_pagination_and_search_with_1000_people(app):
     from tests.bench.admin_users import seed_people
     admin = person(app, "root@example.com", admin=True)

@@ -14,7 +14,6 @@ from flask import Blueprint, current_app, render_template
 from .. import admin_live, admin_overview
 from ..admin_query import BadParam
 from ..auth import admin_required
-from ..clients.http import ServiceError
 from ..errors import render_error
 from ..extensions import db
 from ..htmx import is_partial
@@ -60,13 +59,6 @@ def index():
                            spend_problem=spend_problem, section="overview")
 
 
-def _version(read) -> str:
-    try:
-        return read()
-    except ServiceError as exc:
-        return f"unavailable ({exc.user_message})"
-
-
 @bp.get("/system")
 @admin_required
 def system():
@@ -75,16 +67,25 @@ def system():
     if is_partial():
         return render_template("admin/_doctor.html", checks=checks)
     svc = current_services()
+    return render_template("admin/system.html", checks=checks, versions=_versions(),
+                           settings=svc.settings.public_view(), counts=counts(),
+                           worker=_worker_view(), section="system")
+
+
+def _versions() -> dict[str, str]:
+    """The portal's own version, and Coder's and Gitea's as the worker last read them."""
+    from ..workspaces import platform
     try:
         portal_version = importlib.metadata.version("portal")
     except importlib.metadata.PackageNotFoundError:
         portal_version = "unknown"
-    versions = {"Portal": portal_version,
-                "Coder": _version(lambda: svc.coder.buildinfo()["version"]),
-                "Gitea": _version(svc.gitea.version)}
-    return render_template("admin/system.html", checks=checks, versions=versions,
-                           settings=svc.settings.public_view(), counts=counts(),
-                           worker=_worker_view(), section="system")
+    seen = platform.known()
+    if seen.age_seconds is None:
+        read = "not read yet: the worker reads them within a minute of starting"
+        return {"Portal": portal_version, "Coder": read, "Gitea": read}
+    age = f" (read by the worker {seen.age_seconds:.0f} s ago)"
+    return {"Portal": portal_version, "Coder": f"{seen.coder_version}{age}",
+            "Gitea": f"{seen.gitea_version}{age}"}
 
 
 def _worker_view() -> dict[str, str]:
