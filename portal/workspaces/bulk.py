@@ -42,12 +42,13 @@ def stop_or_delete_all(services: Services, actor: User | None, states: list[Work
         else:
             state.stage = "stopped"
     db.session.commit()
-    return _summary(bool(ids), done, problems, "deleted" if delete else "stopped")
+    return _summary(bool(ids), done, problems, delete)
 
 
-def _summary(any_created: bool, done: int, problems: list[str], verb: str) -> StepResult:
-    if not any_created:
-        return StepResult(SKIPPED, "No workspace had been created.")
+def _summary(any_in_coder: bool, done: int, problems: list[str], delete: bool) -> StepResult:
+    verb = "deleted" if delete else "stopped"
+    if not any_in_coder:
+        return StepResult(SKIPPED, f"No workspace left to {'delete' if delete else 'stop'}.")
     if problems:
         return StepResult(FAILED, f"{done} {verb}, {len(problems)} failed: " + "; ".join(problems))
     return StepResult(OK, f"{done} workspace{'s' if done != 1 else ''} {verb}.")
