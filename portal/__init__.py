@@ -61,13 +61,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import auth, cli, errors, observability, security, services, sessions, text_input
     from .workspaces import queue
-    from .extensions import csrf, db, htmx, migrate
+    from .extensions import csrf, db, htmx, migrate, sqlite_pragmas
     from .views import register_views
 
     observability.init_app(app)  # first: its request hooks time and label every request
     _bounded_ids(app)
     sessions.init_app(app)
     db.init_app(app)
+    sqlite_pragmas(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)

@@ -84,7 +84,7 @@ def provision_command(email: str, group_slug: str, project_slug: str, timeout: f
     """Provision a person's workspace for a project; the IDE URL is the last line."""
     from . import provisioning
     from .provision_cli import ensure_records
-    from .services import services
+    from .services import current_services
 
     try:
         user, project, role = ensure_records(email, group_slug, project_slug)
@@ -94,7 +94,7 @@ def provision_command(email: str, group_slug: str, project_slug: str, timeout: f
     deadline = time.monotonic() + timeout
     last = None
     while True:
-        status = provisioning.reconcile(services(), user, project, role)
+        status = provisioning.reconcile(current_services(), user, project, role)
         line = f"{status.stage}: {status.message}"
         if line != last:
             click.echo(line)

@@ -23,7 +23,7 @@ from . import audit, starters
 from .clients.http import ServiceError
 from .extensions import db
 from .gitea_sync import CONTRIBUTORS, READERS, team_for
-from .membership import _mark, _teams, sync
+from .membership import group_teams, mark_sync, sync
 from .models import Group, Membership, Project, User
 from .services import Services
 
@@ -136,7 +136,7 @@ def _remove(services: Services, group: Group, team, login: str, name: str) -> st
 
 
 def _create_repo(services: Services, project: Project) -> str:
-    _teams(services.gitea, project.group)
+    group_teams(services.gitea, project.group)
     if project.starter:  # generated again from its starter (StarterUnavailable: a failed repair)
         repo = starters.generate(services.gitea, project)
     else:
@@ -180,7 +180,7 @@ def reconcile_command(all_groups: bool, group_slugs: tuple[str, ...], do_apply: 
 
     Exit code 0 when no drift remains, 1 when some does, 2 when Gitea cannot be read.
     """
-    from .services import services as current_services
+    from .services import current_services
     if not all_groups and not group_slugs:
         raise click.UsageError("say which groups: --all, or --group SLUG")
     services = current_services()
@@ -226,5 +226,5 @@ def _settle(report: Report) -> None:
     """Members verified in sync lose their "sync pending" mark."""
     for m in report.in_sync:
         if m.sync_pending or m.synced_at is None:
-            _mark(m, None)
+            mark_sync(m, None)
     db.session.commit()

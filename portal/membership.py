@@ -22,6 +22,7 @@ from .extensions import db
 from .gitea_sync import CONTRIBUTORS, READERS, GiteaIdentityConflict, ensure_user, team_for
 from .models import Group, Membership, Project, Role, User, WorkspaceState, utcnow
 from .services import Services
+from .workspaces.bulk import stop_or_delete_all
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def _unless_last_lead(m: Membership, statement) -> None:
 
 
 # -- Gitea ------------------------------------------------------------------------------
-def _teams(gitea: GiteaClient, group: Group) -> dict[str, GiteaTeam]:
+def group_teams(gitea: GiteaClient, group: Group) -> dict[str, GiteaTeam]:
     """The group's portal teams, creating the organization and teams when missing."""
     try:
         return gitea.ensure_teams(group.slug)
@@ -108,7 +109,8 @@ def _put(gitea: GiteaClient, team_id: int, user: User) -> None:
         gitea.add_team_member(team_id, user.username)
 
 
-def _mark(m: Membership, error: str | None) -> None:
+def mark_sync(m: Membership, error: str | None) -> None:
+    """Record how applying `m` to Gitea went: synced now (None), or pending with the reason."""
     m.sync_pending = error is not None
     m.sync_error = error[:1000] if error else None
     if error is None:
@@ -124,15 +126,15 @@ def _failure(exc: Exception) -> str:
 def sync(services: Services, m: Membership) -> bool:
     """Apply `m.role` to Gitea now. True when applied, else marked pending (never raises)."""
     try:
-        teams = _teams(services.gitea, m.group)
+        teams = group_teams(services.gitea, m.group)
         mine, other = team_for(m.role)
         _put(services.gitea, teams[mine].id, m.user)
         services.gitea.remove_team_member(teams[other].id, m.user.username)
     except (ServiceError, GiteaIdentityConflict) as exc:
-        _mark(m, _failure(exc))
+        mark_sync(m, _failure(exc))
         log.warning("Gitea sync of %s in %s pending: %s", m.user.username, m.group.slug, _failure(exc))
         return False
-    _mark(m, None)
+    mark_sync(m, None)
     return True
 
 
@@ -257,43 +259,17 @@ def _remove_from_teams(services: Services, actor: User | None, group: Group, use
     audit.record(actor, "gitea.team_remove", f"{group.slug}/{user.username}")
 
 
-def stop_or_delete(services: Services, state: WorkspaceState, delete: bool) -> None:
-    """Stop (or delete) someone's workspace with the admin token; one already gone counts as done.
-    Raises ServiceError when Coder fails (the caller reports it and a retry repeats it)."""
-    try:
-        if delete:
-            services.coder.delete_workspace(state.coder_workspace_id)
-        else:
-            services.coder.stop_workspace(state.coder_workspace_id)
-    except NotFound:
-        pass
-
-
 def _stop_workspaces(services: Services, actor: User | None, group: Group, user: User,
                      out: Outcome) -> None:
     delete = services.settings.removal_policy == "delete"
     states = db.session.scalars(db.select(WorkspaceState).join(Project).where(
         WorkspaceState.user_id == user.id, Project.group_id == group.id)).all()
-    for state in states:
-        state.desired_state = "stopped"
-        name = state.coder_workspace_name or state.project.workspace_name
-        if state.coder_workspace_id:
-            try:
-                stop_or_delete(services, state, delete)
-            except ServiceError as exc:
-                audit.record(actor, "workspace.stop_failed", name, owner=user.username,
-                             reason=exc.user_message)
-                out.warnings.append(f"Workspace {name} could not be stopped ({exc.user_message}).")
-                continue
-            audit.record(actor, "workspace.delete" if delete else "workspace.stop", name,
-                         owner=user.username, reason="member removed")
-        if delete:
-            db.session.delete(state)
-        else:
-            state.stage = "stopped"
-    db.session.commit()
-    if states:
-        out.messages.append(f"Their workspaces were {'deleted' if delete else 'stopped'}.")
+    result = stop_or_delete_all(services, actor, states, delete=delete, reason="member removed")
+    verb = "deleted" if delete else "stopped"
+    if result.failed:
+        out.warnings.append(f"Not every workspace of theirs could be {verb}: {result.detail}")
+    elif states:
+        out.messages.append(f"Their workspaces were {verb}.")
 
 
 # -- lazy self-heal (called by provisioning before the Coder step) ------------------------
@@ -314,7 +290,7 @@ def heal_team_membership(services: Services, user: User, project: Project,
         return
     gitea = services.gitea
     try:
-        teams = _teams(gitea, m.group)
+        teams = group_teams(gitea, m.group)
         mine, other = team_for(m.role)
         repaired = []
         if not gitea.is_team_member(teams[mine].id, user.username):
@@ -324,11 +300,11 @@ def heal_team_membership(services: Services, user: User, project: Project,
             gitea.remove_team_member(teams[other].id, user.username)
             repaired.append(f"removed from {other}")
     except (ServiceError, GiteaIdentityConflict) as exc:
-        _mark(m, _failure(exc))
+        mark_sync(m, _failure(exc))
         db.session.commit()
         return
     if repaired:
         audit.record(None, "gitea.team_repair", f"{m.group.slug}/{user.username}",
                      changes=repaired, via="self-heal")
-    _mark(m, None)
+    mark_sync(m, None)
     db.session.commit()

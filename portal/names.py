@@ -55,7 +55,6 @@ _GITEA_VALID = re.compile(r"^[\da-zA-Z][-.\w]*$", re.ASCII)
 _GITEA_INVALID = re.compile(r"[-._]{2,}|[-._]$")
 _CODER_VALID = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
 _SLUG_VALID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_REPO_VALID = re.compile(r"^[-.\w]+$", re.ASCII)
 
 # Letters NFKD does not decompose into ASCII but that have a customary spelling.
 _TRANSLITERATE = str.maketrans({
@@ -203,11 +202,3 @@ def validate_project_slug(slug: str) -> str | None:
         return (s in GITEA_RESERVED_REPO_NAMES or s.endswith(GITEA_RESERVED_REPO_SUFFIXES)
                 or s in CODER_RESERVED_NAMES)
     return _slug_reason(slug, GITEA_REPO_MAX, reserved)
-
-
-def is_valid_repo_name(name: str) -> bool:
-    """Gitea's rule for repository names (AlphaDashDot, ≤100, not reserved)."""
-    lowered = name.lower()
-    return (0 < len(name) <= GITEA_REPO_MAX and bool(_REPO_VALID.match(name))
-            and lowered not in GITEA_RESERVED_REPO_NAMES
-            and not lowered.endswith(GITEA_RESERVED_REPO_SUFFIXES))

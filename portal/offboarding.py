@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import ai_keys, audit, github_tokens, membership, sessions, tokens
-from .clients.coder import readiness
-from .clients.http import Conflict, NotFound, ServiceError
+from .clients.http import ServiceError
 from .extensions import db
 from .models import Group, Membership, Offboarding, Project, User, WorkspaceState, utcnow
 from .services import Services
+from .steps import FAILED, OK, SKIPPED, StepResult
+from .workspaces.bulk import stop_or_delete_all
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +44,11 @@ STEPS: tuple[tuple[str, str], ...] = (
 )
 LABELS = dict(STEPS)
 WORKSPACE_ACTIONS = ("stop", "delete")
-OK, SKIPPED, FAILED, PENDING = "ok", "skipped", "failed", "pending"
+PENDING = "pending"
 
 
 class OffboardingError(Exception):
     """A refused request (message for the admin)."""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    status: str          # ok | skipped | failed
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,10 +67,6 @@ def view(run: Offboarding | None) -> list[StepView]:
     steps = (run.steps if run else {}) or {}
     return [StepView(name, label, steps.get(name, {}).get("status", PENDING),
                      steps.get(name, {}).get("detail", "")) for name, label in STEPS]
-
-
-def finished(run: Offboarding | None) -> bool:
-    return run is not None and run.status != "running"
 
 
 def _groups_of(user: User) -> list[str]:
@@ -142,7 +133,7 @@ def run_next(services: Services, run: Offboarding) -> StepView | None:
 
 
 def run_all(services: Services, run: Offboarding) -> list[StepView]:
-    """Every pending step in order (the CLI and tests); the results."""
+    """Every pending step in order (housekeeping resumes an abandoned run); the results."""
     done = []
     while (step := run_next(services, run)) is not None:
         done.append(step)
@@ -222,45 +213,10 @@ def _gitea_teams(services: Services, actor: User | None, user: User, run: Offboa
 
 
 def _workspaces(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:
-    delete = run.workspace_action == "delete"
     states = db.session.scalars(db.select(WorkspaceState).where(
         WorkspaceState.user_id == user.id)).all()
-    if not states:
-        return StepResult(SKIPPED, "They had no workspaces.")
-    live = {ws.id: ws for ws in services.coder.workspaces_by_id(
-        s.coder_workspace_id for s in states if s.coder_workspace_id)}
-    done = failed = 0
-    problems = []
-    for state in states:
-        name = state.coder_workspace_name or state.project.workspace_name
-        state.desired_state = "stopped"
-        ws = live.get(state.coder_workspace_id) if state.coder_workspace_id else None
-        stage = readiness(ws).stage if ws is not None else "not_created"
-        settled = ("deleting", "deleted") if delete else ("stopped", "stopping", "deleting", "deleted")
-        if ws is not None and stage not in settled:
-            try:
-                (services.coder.delete_workspace if delete
-                 else services.coder.stop_workspace)(state.coder_workspace_id)
-            except NotFound:
-                pass
-            except (Conflict, ServiceError) as exc:
-                failed += 1
-                problems.append(f"{name}: {exc.user_message}")
-                audit.record(actor, "workspace.stop_failed", name, owner=user.username,
-                             reason=exc.user_message)
-                continue
-            audit.record(actor, "workspace.delete" if delete else "workspace.stop", name,
-                         owner=user.username, reason="offboarding")
-        done += 1
-        if delete:
-            db.session.delete(state)
-        else:
-            state.stage = "stopped"
-    db.session.commit()
-    verb = "deleted" if delete else "stopped"
-    if failed:
-        return StepResult(FAILED, f"{done} {verb}, {failed} failed: " + "; ".join(problems))
-    return StepResult(OK, f"{done} workspace{'s' if done != 1 else ''} {verb}.")
+    return stop_or_delete_all(services, actor, states, delete=run.workspace_action == "delete",
+                              reason="offboarding")
 
 
 def _coder_token(services: Services, actor: User | None, user: User, run: Offboarding) -> StepResult:

@@ -8,14 +8,10 @@ from .extensions import db
 from .models import Group, Membership, Project, Role, User
 
 
-def membership(user: User, group: Group) -> Membership | None:
-    return db.session.scalar(db.select(Membership).where(Membership.user_id == user.id,
-                                                         Membership.group_id == group.id))
-
-
 def role_in(user: User, group: Group) -> Role | None:
-    m = membership(user, group)
-    return m.role if m else None
+    """The person's role in the group, or None when they are not a member."""
+    return db.session.scalar(db.select(Membership.role).where(Membership.user_id == user.id,
+                                                              Membership.group_id == group.id))
 
 
 def group_for(user: User, slug: str) -> tuple[Group, Role | None]:

@@ -216,10 +216,7 @@ def _pass(services: Services, user: User, project: Project, role: Role,
         return Status(Stage.account, "The repository is ready. Preparing your account…")
 
     # 2. Coder: the person's account and token.
-    try:
-        token = tokens.coder_token(services, user)
-    except Unauthorized:
-        raise
+    token = tokens.coder_token(services, user)
     as_user = services.coder.as_user(token)
 
     # 3. The workspace: find or create, start when stopped, watch the build.

@@ -15,7 +15,7 @@ from . import audit
 from .clients.http import ServiceError
 from .extensions import db
 from .models import AuditEvent, Offboarding, User
-from .offboarding import FAILED, OK, SKIPPED, StepResult
+from .steps import FAILED, OK, SKIPPED, StepResult
 from .services import Services
 
 

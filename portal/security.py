@@ -1,11 +1,10 @@
-"""Response headers: CSP, framing, sniffing, referrer, HSTS; SQLite pragmas."""
+"""Response headers: CSP, framing, sniffing, referrer, HSTS."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import Flask, Response
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from .htmx import add_vary
 
@@ -27,8 +26,8 @@ def _origin(url: str | None) -> str | None:
 def frame_sources(settings, learned_wildcard: str | None = None) -> list[str]:
     """Only Coder's app hosts may be framed: the origin of its app wildcard (subdomain apps).
 
-    The wildcard comes from CODER_WILDCARD_ACCESS_URL or, unset, from what the Coder client
-    learned from Coder (GET /regions). Coder's access URL itself is never framed: the portal
+    The wildcard comes from CODER_WILDCARD_ACCESS_URL or, unset, from what the worker read
+    from Coder (GET /regions) and stored. Coder's access URL itself is never framed: the portal
     uses subdomain apps only, and its dashboard must never appear inside the portal.
     """
     coder = urlsplit(settings.coder_url)
@@ -59,15 +58,16 @@ def init_app(app: Flask) -> None:
         "frame-ancestors 'self'",
     ]
 
-    def csp() -> str:
+    def csp(document: bool) -> str:
         learned = None
-        if not settings.coder_wildcard_host and not settings.dev:
-            learned = _learned_wildcard(app)
+        if document and not settings.coder_wildcard_host and not settings.dev:
+            learned = _learned_wildcard()
         return "; ".join([*directives, f"frame-src {' '.join(frame_sources(settings, learned))}"])
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", csp())
+        response.headers.setdefault("Content-Security-Policy",
+                                    csp(response.mimetype == "text/html"))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
@@ -83,26 +83,13 @@ def init_app(app: Flask) -> None:
         return add_vary(response)
 
 
-def _learned_wildcard(app: Flask) -> str | None:
-    """Coder's app wildcard as the client knows it; the Code tab page asks Coder once if unknown."""
-    from flask import request
-
-    from .clients.http import ServiceError
-    coder = app.extensions["portal.services"].coder
+def _learned_wildcard() -> str | None:
+    """Coder's app wildcard as the worker last read it (portal/workspaces/platform.py): a page
+    never asks Coder. Only pages (HTML) frame anything, so only they read it."""
+    from .extensions import db
+    from .workspaces import platform
     try:
-        if request.endpoint == "code.tab":
-            return coder.wildcard_host()  # cached after the first answer
-        return coder.known_wildcard_host()
-    except ServiceError:
+        return platform.known().coder_wildcard
+    except SQLAlchemyError:
+        db.session.rollback()
         return None
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    module = type(dbapi_connection).__module__
-    if module.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()

@@ -46,5 +46,6 @@ def init_app(app: Flask) -> None:
     app.extensions["portal.services"] = build(app.config["SETTINGS"])
 
 
-def services() -> Services:
+def current_services() -> Services:
+    """The Services of the app in the current application context."""
     return current_app.extensions["portal.services"]

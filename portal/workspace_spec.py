@@ -19,7 +19,7 @@ from .workspace_params import PARAMETERS
 from .workspaces import sizes
 
 WORKSPACE_TTL_MS = 60 * 60 * 1000  # auto-stop one hour after the last activity
-_TEMPLATE_CACHE: dict[tuple[str, str], tuple[float, str]] = {}
+TEMPLATE_IDS: dict[tuple[str, str], tuple[float, str]] = {}
 _TEMPLATE_TTL = 300.0
 _template_lock = threading.Lock()
 
@@ -31,12 +31,12 @@ class TemplateMissing(Exception):
 def _template_id(services: Services) -> str:
     key = (services.settings.coder_url, services.settings.coder_template)
     with _template_lock:
-        cached = _TEMPLATE_CACHE.get(key)
+        cached = TEMPLATE_IDS.get(key)
     if cached and time.monotonic() - cached[0] < _TEMPLATE_TTL:
         return cached[1]
     template = services.coder.template_by_name(None, services.settings.coder_template)
     with _template_lock:
-        _TEMPLATE_CACHE[key] = (time.monotonic(), template.id)
+        TEMPLATE_IDS[key] = (time.monotonic(), template.id)
     return template.id
 
 
@@ -106,4 +106,4 @@ def create_workspace(services: Services, as_user, user: User, project: Project) 
 
 def _forget_template(services: Services) -> None:
     with _template_lock:
-        _TEMPLATE_CACHE.pop((services.settings.coder_url, services.settings.coder_template), None)
+        TEMPLATE_IDS.pop((services.settings.coder_url, services.settings.coder_template), None)

@@ -6,7 +6,7 @@ import time
 from portal import provisioning
 from portal.extensions import db
 from portal.models import Group, Membership, Project, Role, User
-from portal.services import services
+from portal.services import current_services
 
 
 def seed(email: str = "ada@example.com", group: str = "ml-team", project: str = "vision",
@@ -38,7 +38,7 @@ def run_until_done(user, project, role=Role.lead, timeout: float = 30.0, pause: 
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     while True:
-        status = provisioning.reconcile(services(), user, project, role)
+        status = provisioning.reconcile(current_services(), user, project, role)
         if not seen or seen[-1] != status.stage:
             seen.append(status.stage)
         if status.done or time.monotonic() > deadline:
@@ -57,7 +57,7 @@ def seed_in_flight(count: int, email: str = "ada@example.com", before_create=Non
     run_until_done(user, first)  # the person's Gitea and Coder accounts and tokens
     if before_create is not None:
         before_create()  # e.g. slow the simulated builds down
-    svc = services()
+    svc = current_services()
     as_user = svc.coder.as_user(tokens.coder_token(svc, user))
     template = svc.coder.template_by_name(svc.coder.organization_id(), svc.settings.coder_template)
     params = workspace_parameters(svc, user, first)

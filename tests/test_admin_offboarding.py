@@ -8,7 +8,7 @@ from portal import github_tokens, offboarding, provisioning
 from portal.devstack.coder_state import ApiError
 from portal.extensions import db
 from portal.models import AuditEvent, Membership, Offboarding, Project, Role, User, UserSecret
-from portal.services import services
+from portal.services import current_services
 from tests.collab_helpers import make_group, person, post, user_id
 from tests.fixtures.app import csrf_from
 from tests.provisioning_helpers import run_until_done
@@ -31,7 +31,7 @@ def _world(stack):
         provisioning.want_running(bob, project)
         status, _ = run_until_done(bob, project, Role.contributor)
         assert status.ready
-        github_tokens.store(services(), bob, GITHUB_TOKEN)
+        github_tokens.store(current_services(), bob, GITHUB_TOKEN)
         ws_id = provisioning.workspace_state(bob, project).coder_workspace_id
         kinds = set(db.session.scalars(db.select(UserSecret.kind).where(UserSecret.user_id == bob.id)))
         pid = project.id
@@ -102,7 +102,7 @@ def test_offboarding_removes_every_access_and_audits_each_step(ai_stack):
     assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead"}
     assert stack.gitea.sim.tokens_of("bob") == []
     with stack.app.app_context():
-        ws = services().coder.get_workspace_by_id(ws_id)
+        ws = current_services().coder.get_workspace_by_id(ws_id)
         assert ws.latest_build.transition == "stop"
         assert db.session.get(User, bob).active is False
         assert db.session.scalar(db.select(Membership).where(Membership.user_id == bob)) is None
@@ -162,7 +162,7 @@ def test_retry_after_gitea_was_down_mid_offboarding(stack):
     with stack.app.app_context():
         run = db.session.scalar(db.select(Offboarding))
         assert run.status == "incomplete" and run.groups == ["ml-team"]
-        ws = services().coder.get_workspace_by_id(ws_id)
+        ws = current_services().coder.get_workspace_by_id(ws_id)
         assert ws is None or ws.latest_build.transition == "delete"
     assert "user.offboard_incomplete" in _actions(stack.app)
 

@@ -8,7 +8,7 @@ from portal import provisioning
 from portal.clients import http
 from portal.extensions import db
 from portal.models import AuditEvent, Project, Role, User, WorkspaceState
-from portal.services import services
+from portal.services import current_services
 from tests.collab_helpers import make_group, person, post
 from tests.fixtures.app import TEST_SECRETS
 from tests.provisioning_helpers import run_until_done, seed
@@ -127,7 +127,7 @@ def test_project_delete_with_repo_and_workspaces_and_retry(stack):
     with stack.app.app_context():
         assert db.session.get(Project, pid) is None
         assert db.session.scalar(db.select(WorkspaceState)) is None
-        ws = services().coder.get_workspace_by_id(ws_id)
+        ws = current_services().coder.get_workspace_by_id(ws_id)
         assert ws is None or ws.latest_build.transition == "delete"
         actions = set(db.session.scalars(db.select(AuditEvent.action)))
     assert {"project.delete_failed", "project.delete", "repo.delete", "workspace.delete"} <= actions
@@ -155,7 +155,7 @@ def _wait_stopped(app, ws_id: str, timeout: float = 15.0) -> None:
     from portal.clients.coder import readiness
     deadline = time.monotonic() + timeout
     with app.app_context():
-        while readiness(services().coder.get_workspace_by_id(ws_id)).stage != "stopped":
+        while readiness(current_services().coder.get_workspace_by_id(ws_id)).stage != "stopped":
             assert time.monotonic() < deadline, "the stop build never finished"
             time.sleep(0.05)
 
@@ -187,7 +187,7 @@ def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack):
     with stack.app.app_context():
         state = db.session.scalar(db.select(WorkspaceState).where(WorkspaceState.user_id == uid))
         assert state.desired_state == "stopped"
-        ws = services().coder.get_workspace_by_id(state.coder_workspace_id)
+        ws = current_services().coder.get_workspace_by_id(state.coder_workspace_id)
         assert ws.latest_build.transition == "stop"
     confirm = admin.get(f"/admin/workspaces/{uid}/{pid}/delete")
     assert confirm.status_code == 200 and "loses the files" in confirm.get_data(as_text=True)
@@ -223,6 +223,23 @@ def test_system_page_masks_every_secret_and_refreshes(stack):
     assert frag.lstrip().startswith("{#") is False and "<html" not in frag and 'id="doctor"' in frag
     index = admin.get("/admin/").get_data(as_text=True)
     assert 'data-testid="count-users"' in index and 'data-testid="admin-nav"' in index
+
+
+def test_system_page_shows_the_versions_the_worker_read_with_their_age(stack):
+    from portal.workspaces import platform
+    admin = person(stack.app, "root@example.com", admin=True)
+
+    def versions() -> str:
+        page = admin.get("/admin/system").get_data(as_text=True)
+        return page.split('data-testid="versions"', 1)[1].split("</dl>", 1)[0]
+
+    assert versions().count("not read yet") == 2        # Coder and Gitea, before any worker
+    stack.gitea.sim.set_faults(down=True)               # Gitea answers 502
+    with stack.app.app_context():
+        platform.read(current_services())               # the worker's housekeeping
+    shown = versions()
+    assert "v2.99.0-devstack (read by the worker" in shown and " s ago)" in shown
+    assert "unavailable (" in shown.split("<dt>Gitea</dt>", 1)[1]  # why, instead of a version
 
 
 def test_pagination_and_search_with_1000_people(app):

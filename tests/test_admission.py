@@ -11,7 +11,7 @@ from portal import provisioning, workspace_actions
 from portal.clients.coder_types import CoderWorkspace, workspace_from
 from portal.extensions import db
 from portal.models import AdmissionEntry, AuditEvent, Project, Role, User
-from portal.services import services
+from portal.services import current_services
 from portal.workspaces import admission, occupancy
 from tests.provisioning_helpers import seed
 
@@ -52,7 +52,7 @@ def test_thirty_people_limit_ten_fifo_no_overfill_restart_keeps_places(make_app)
         served.append(ids[uid])
 
     with app.app_context():
-        settings = services().settings
+        settings = current_services().settings
         for uid, pid in people:  # everyone opens at once, in this order
             decision = admission.request(settings, db.session.get(User, uid),
                                          db.session.get(Project, pid), _host(running))
@@ -71,7 +71,7 @@ def test_thirty_people_limit_ten_fifo_no_overfill_restart_keeps_places(make_app)
             app = make_app(PORTAL_MAX_RUNNING_WORKSPACES="10", upgrade=False)
         with app.app_context():
             running.pop(next(iter(running)))  # the longest-running person stops
-            for uid, pid in admission.admit_waiting(services().settings, _host(running)):
+            for uid, pid in admission.admit_waiting(current_services().settings, _host(running)):
                 serve(uid, pid)
             assert len(running) <= 10, f"tick {tick}: {len(running)} running"
             for uid, _ in people[len(served):]:
@@ -86,7 +86,7 @@ def test_thirty_people_limit_ten_fifo_no_overfill_restart_keeps_places(make_app)
 def test_personal_limit_skips_only_that_person_and_offers_the_least_recent(make_app):
     app = make_app(PORTAL_MAX_RUNNING_PER_PERSON="1", PORTAL_MAX_RUNNING_WORKSPACES="5")
     with app.app_context():
-        settings = services().settings
+        settings = current_services().settings
         ada, first = seed()
         _, second = seed(project="second")
         bob, bobs = seed(email="bob@example.com", project="bobs")
@@ -105,7 +105,7 @@ def test_personal_limit_skips_only_that_person_and_offers_the_least_recent(make_
 def test_prewarm_never_passes_a_waiting_person(make_app, waiting, running, expected):
     app = make_app(PORTAL_MAX_RUNNING_WORKSPACES="3")
     with app.app_context():
-        settings = services().settings
+        settings = current_services().settings
         host = _host({f"w{i}": f"x{i}" for i in range(running)})
         for user, project in _people(waiting):
             db.session.add(AdmissionEntry(user_id=user.id, project_id=project.id))
@@ -116,7 +116,7 @@ def test_prewarm_never_passes_a_waiting_person(make_app, waiting, running, expec
 def test_limits_are_seeded_from_settings_then_kept_in_the_database(make_app):
     app = make_app(PORTAL_MAX_RUNNING_WORKSPACES="7", PORTAL_MAX_RUNNING_PER_PERSON="3")
     with app.app_context():
-        settings = services().settings
+        settings = current_services().settings
         assert admission.limits(settings) == admission.Limits(7, 3)
         admission.set_limits(settings, 12, None)
         db.session.commit()
@@ -155,14 +155,14 @@ def test_passes_against_the_simulated_coder_never_overfill(stack, make_stack_app
                 if uid in done:
                     continue
                 user, project = db.session.get(User, uid), db.session.get(Project, pid)
-                status = provisioning.reconcile(services(), user, project, Role.lead)
+                status = provisioning.reconcile(current_services(), user, project, Role.lead)
                 assert not status.failed, status
                 assert _occupying(stack.coder.sim) <= limit
                 if status.stage == "waiting":
                     n = 0 if status.message == "you are next" else int(status.message.split()[0])
                     ahead.setdefault(uid, []).append(n)
                 if status.ready:  # used, then stopped: the next one in line gets the place
-                    workspace_actions.set_running(services(), user, project, running=False)
+                    workspace_actions.set_running(current_services(), user, project, running=False)
                     done.add(uid)
     with app.app_context():
         creates = db.session.scalars(db.select(AuditEvent).where(

@@ -6,7 +6,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import AdmissionEntry, AuditEvent
-from portal.services import services
+from portal.services import current_services
 from portal.workspaces import admission
 from tests.collab_helpers import person, post
 from tests.provisioning_helpers import run_until_done, seed
@@ -40,7 +40,7 @@ def test_limits_change_audited_bad_values_refused(app, running, per_person, stat
     resp = post(admin, "/admin/capacity/limits", max_running=running, max_per_person=per_person)
     assert resp.status_code == status
     with app.app_context():
-        got = admission.limits(services().settings)
+        got = admission.limits(current_services().settings)
     if saved is None:
         assert "whole number" in resp.get_data(as_text=True)
         assert got == admission.Limits(None, 2) and not _audited(app, "capacity.limits")

@@ -155,9 +155,9 @@ def test_keepalive_extends_the_deadline(stack, signed_in):
     assert signed_in.post(f"/projects/{pid}/code/keepalive", headers=headers).status_code == 204
     assert stack.coder.sim.count("/extend", "PUT") == 0  # recorded only: the worker extends
     with stack.app.app_context():
-        from portal.services import services
+        from portal.services import current_services
         from portal.workspaces import housekeeping
-        assert housekeeping.keep_alive(services()) == 1
+        assert housekeeping.keep_alive(current_services()) == 1
     assert stack.coder.sim.count("/extend", "PUT") == 1
 
 

@@ -7,7 +7,7 @@ from portal.extensions import db
 from portal.invitations import apply_at_sign_in, email_verified
 from portal.models import (AuditEvent, Invitation, Membership, Project, Role, User, UserSecret,
                            WorkspaceState)
-from portal.services import services
+from portal.services import current_services
 from tests.collab_helpers import make_group, membership_of, person, post, user_id
 from tests.provisioning_helpers import run_until_done
 
@@ -127,7 +127,7 @@ def test_removal_stops_workspaces_revokes_token_and_audits(stack):
     assert "was removed" in page and "workspaces were stopped" in page and "credentials were revoked" in page
     assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead"}
     with stack.app.app_context():
-        ws = services().coder.get_workspace_by_id(ws_id)
+        ws = current_services().coder.get_workspace_by_id(ws_id)
         assert ws.latest_build.transition == "stop"
         assert db.session.scalar(db.select(UserSecret).where(
             UserSecret.kind == tokens.CODER_TOKEN, UserSecret.user_id == bob.id)) is None
@@ -173,14 +173,14 @@ def test_self_heal_repairs_team_when_check_is_old(stack):
         stack.gitea.sim.add_team_member("ml-team", "Readers", "lead")
         # fresh check: a re-open makes no Gitea call at all
         before = len(stack.gitea.exchanges)
-        assert provisioning.reconcile(services(), user, project, Role.lead).ready
+        assert provisioning.reconcile(current_services(), user, project, Role.lead).ready
         assert len(stack.gitea.exchanges) == before
         m = db.session.scalar(db.select(Membership))
         m.synced_at = provisioning.utcnow() - dt.timedelta(hours=1)
         state = provisioning.workspace_state(user, project)
         state.repo_ready_at = m.synced_at
         db.session.commit()
-        assert provisioning.reconcile(services(), user, project, Role.lead).ready
+        assert provisioning.reconcile(current_services(), user, project, Role.lead).ready
         assert stack.gitea.sim.team_members("ml-team", "Contributors") == {"lead"}
         assert stack.gitea.sim.team_members("ml-team", "Readers") == set()
         assert "gitea.team_repair" in set(db.session.scalars(db.select(AuditEvent.action)))
@@ -226,8 +226,8 @@ def test_revoked_expired_and_unverified_invitations_are_not_applied(stack):
         fay = User(sub="s-fay", email="fay@example.com", username="fay")
         db.session.add(fay)
         db.session.commit()
-        assert apply_at_sign_in(services(), fay, {"email_verified": False}) == []
-        assert apply_at_sign_in(services(), fay, {"email_verified": True})[0].slug == "ml-team"
+        assert apply_at_sign_in(current_services(), fay, {"email_verified": False}) == []
+        assert apply_at_sign_in(current_services(), fay, {"email_verified": True})[0].slug == "ml-team"
     assert post(lead, "/groups/ml-team/invitations/424242/revoke").status_code == 404
 
 

@@ -84,3 +84,19 @@ def test_workspace_enums_keep_rows_and_then_refuse_other_values(make_app, stored
         with pytest.raises(IntegrityError):
             db.session.execute(text("UPDATE workspace_states SET stage = 'bogus'"))
         db.session.rollback()
+
+
+def test_sqlite_pragmas_apply_to_the_apps_engine_only(make_app, tmp_path):
+    """Foreign keys, WAL and the busy timeout are set on the app's engine in create_app; an
+    engine made elsewhere in the process is left as SQLite makes it."""
+    import sqlalchemy
+    app = make_app()
+    with app.app_context(), db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    other = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with other.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+    other.dispose()

@@ -7,7 +7,7 @@ from portal import provisioning, starters
 from portal.devstack.gitea_generate import seed_templates
 from portal.extensions import db
 from portal.models import AuditEvent, CachedRead, Project
-from portal.services import services
+from portal.services import current_services
 from tests.fixtures.app import dev_sign_in
 from tests.provisioning_helpers import run_until_done, seed
 from tests.test_code_tab import csrf, open_code
@@ -152,7 +152,7 @@ def test_overview_shows_the_last_list_when_gitea_is_down(seeded_stack):
         row.fetched_at = row.fetched_at - starters.FILES_FRESH
         db.session.commit()
         seeded_stack.gitea.sim.set_faults(down=True)
-        listing = starters.files(services(), project)
+        listing = starters.files(current_services(), project)
     assert listing.stale and [e["name"] for e in listing.entries] == [".gitignore", "README.md"]
 
 

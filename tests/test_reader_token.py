@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, Project, User
-from portal.services import services
+from portal.services import current_services
 from tests.collab_helpers import make_group, person, post
 from tests.test_code_tab import open_code
 
@@ -32,8 +32,8 @@ def test_reader_workspace_token_reads_only_and_a_writer_gets_write(stack, worker
                                         AuditEvent.target.like("gitea:%")))}
         assert scopes == {"gitea:rita": "read:repository", "gitea:lena": "write:repository"}
         user = db.session.scalar(db.select(User).where(User.username == "rita"))
-        assert tokens.stored(services(), user, tokens.GITEA_READ_TOKEN)
-        assert tokens.stored(services(), user, tokens.GITEA_TOKEN) is None
-        assert tokens.revoke_gitea_token(services(), user)
-        assert tokens.stored(services(), user, tokens.GITEA_READ_TOKEN) is None
+        assert tokens.stored(current_services(), user, tokens.GITEA_READ_TOKEN)
+        assert tokens.stored(current_services(), user, tokens.GITEA_TOKEN) is None
+        assert tokens.revoke_gitea_token(current_services(), user)
+        assert tokens.stored(current_services(), user, tokens.GITEA_READ_TOKEN) is None
     assert minted(stack, "rita") == []

@@ -25,7 +25,7 @@ from portal.devstack.gitea import make_gitea_sim
 from portal.devstack.server import ServerThread
 from portal.extensions import db
 from portal.models import User
-from portal.services import services
+from portal.services import current_services
 from tests.faults import Faulty, RunningIdp, oidc_sign_in
 from tests.fixtures.app import CSRF_RE
 from tests.fixtures.devstack_coder import start_coder_sim
@@ -96,8 +96,8 @@ def test_no_secret_in_clear_anywhere(scanned, caplog, start_worker):
     with app.app_context():
         bob_id = db.session.scalar(db.select(User.id).where(User.email == "bob@example.com"))
         ada = db.session.scalar(db.select(User).where(User.email == "ada@example.com"))
-        coder_token = tokens.stored(services(), ada, tokens.CODER_TOKEN)
-        gitea_token = tokens.stored(services(), ada, tokens.GITEA_TOKEN)
+        coder_token = tokens.stored(current_services(), ada, tokens.CODER_TOKEN)
+        gitea_token = tokens.stored(current_services(), ada, tokens.GITEA_TOKEN)
     assert coder_token and gitea_token
     lead.post(f"/groups/{slug}/members/{bob_id}/role", data={"role": "contributor"}, headers=hx)
     admin_pages = sorted(r.rule for r in app.url_map.iter_rules()

@@ -90,16 +90,26 @@ def test_production_headers_and_cookie_flags(make_app, fake_idp):
 
 
 def test_production_without_wildcard_frames_what_coder_announces(make_app, stack):
-    """CODER_WILDCARD_ACCESS_URL unset: the Code tab learns Coder's wildcard (GET /regions)."""
+    """CODER_WILDCARD_ACCESS_URL unset: pages frame the wildcard the worker read from Coder
+    (GET /regions) and stored; a page never asks Coder itself."""
+    from portal.workspaces import platform
     app = make_app(PORTAL_DEV="0", OIDC_ISSUER="https://idp.example.com", OIDC_CLIENT_ID="portal",
                    OIDC_CLIENT_SECRET="s" * 20, CODER_URL=stack.coder.url,
                    CODER_ADMIN_API_KEY=stack.coder.admin_token)
     client = app.test_client()
-    frame_src = directives(client.get("/healthz").headers["Content-Security-Policy"])["frame-src"]
-    assert frame_src == ["'none'"]  # nothing framed until the app host is known
-    app.extensions["portal.services"].coder.wildcard_host()  # what the Code tab page does
-    frame_src = directives(client.get("/healthz").headers["Content-Security-Policy"])["frame-src"]
-    assert frame_src == [f"http://{stack.coder.wildcard_host}"]
+
+    def frame_src(path: str = "/auth/login") -> list[str]:
+        resp = client.get(path, base_url="https://portal.example.com")
+        return directives(resp.headers["Content-Security-Policy"])["frame-src"]
+
+    assert frame_src() == ["'none'"]  # nothing framed until the app host is known
+    assert stack.coder.sim.count("/api/v2/regions") == 0
+    with app.app_context():
+        platform.read(app.extensions["portal.services"])  # the worker's housekeeping
+    assert stack.coder.sim.count("/api/v2/regions") == 1
+    assert frame_src() == [f"http://{stack.coder.wildcard_host}"]
+    assert frame_src("/healthz") == ["'none'"]  # JSON frames nothing: no read for it
+    assert stack.coder.sim.count("/api/v2/regions") == 1
 
 
 # -- CSRF on every state-changing route ------------------------------------------------------

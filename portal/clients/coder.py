@@ -239,12 +239,6 @@ class CoderClient:
                        f"username {username!r} belongs to another email address")
 
     # -- API keys ---------------------------------------------------------------------------
-    def max_token_lifetime(self, username: str = "me") -> float:
-        """GET /users/{user}/keys/tokens/tokenconfig, in seconds."""
-        path = f"/users/{_seg(username)}/keys/tokens/tokenconfig"
-        body = self._json("GET", path)
-        return self._need(body, "max_token_lifetime", int, "GET", path) / 1e9
-
     def mint_token(self, username: str, token_name: str, lifetime_seconds: float) -> MintedToken:
         """POST /users/{user}/keys/tokens (lifetime in nanoseconds); 409 if the name is taken."""
         path = f"/users/{_seg(username)}/keys/tokens"
@@ -324,11 +318,6 @@ class CoderClient:
         """All of one person's workspaces in one call: GET /workspaces?q=owner:NAME."""
         return self._search(f"owner:{owner}")
 
-    def list_workspaces_by_owner(self, owners: Iterable[str]
-                                 ) -> dict[str, list[CoderWorkspace]]:
-        """Several people's workspaces: one call per owner (Coder's `owner:` takes one name)."""
-        return {owner: self.list_workspaces(owner) for owner in dict.fromkeys(owners)}
-
     def workspaces_by_id(self, workspace_ids: Iterable[str]) -> list[CoderWorkspace]:
         """Many workspaces in ONE call: GET /workspaces?q=id:a,b,c (Coder's `id:` takes a list)."""
         ids = [i for i in dict.fromkeys(workspace_ids) if i]
@@ -385,12 +374,6 @@ class CoderClient:
         path = f"/workspaces/{_seg(workspace_id)}/extend"
         self._json("PUT", path, json={"deadline": deadline.isoformat().replace("+00:00", "Z")})
 
-    def bump_activity(self, workspace_id: str, agent_id: str | None = None) -> None:
-        """POST /workspaces/{id}/usage: mark used; with the agent, Coder bumps the deadline."""
-        path = f"/workspaces/{_seg(workspace_id)}/usage"
-        body = {"agent_id": agent_id, "app_name": "vscode"} if agent_id else None
-        self._http.request("POST", path, json=body, headers=self._auth())
-
     readiness = staticmethod(readiness)
 
     def status(self, owner: str, name: str) -> WorkspaceStatus:
@@ -404,13 +387,6 @@ class CoderClient:
         host = self.wildcard_host().replace("*", f"{slug}--{agent}--{workspace}--{owner}", 1)
         query = f"?{urlencode({'folder': folder})}" if folder else ""
         return f"{urlsplit(self.url).scheme}://{host.lower()}/{query}"
-
-    def path_app_url(self, owner: str, workspace: str, *, folder: str | None = None,
-                     agent: str = AGENT_NAME, slug: str = APP_SLUG) -> str:
-        """Path app URL (a fallback only): `<access>/@{owner}/{workspace}.{agent}/apps/{slug}/`."""
-        query = f"?{urlencode({'folder': folder})}" if folder else ""
-        return f"{self.url}/@{_seg(owner)}/{_seg(workspace)}.{_seg(agent)}/apps/{_seg(slug)}/" \
-               f"{query}"
 
     def auth_redirect(self, user_token: str, app_url: str) -> str:
         """The URL to put in the iframe: app URL + a one-time encrypted key, from Coder.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import time
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 # Seconds: from a poll's few milliseconds to a first build of several minutes.
 FAST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

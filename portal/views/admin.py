@@ -14,12 +14,11 @@ from flask import Blueprint, current_app, render_template
 from .. import admin_live, admin_overview
 from ..admin_query import BadParam
 from ..auth import admin_required
-from ..clients.http import ServiceError
 from ..errors import render_error
 from ..extensions import db
 from ..htmx import is_partial
 from ..models import Group, Project, User, WorkspaceState
-from ..services import services
+from ..services import current_services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -33,7 +32,7 @@ def counts() -> dict:
     """People, groups, projects, and running workspaces (live from Coder, batched)."""
     rows = db.session.scalars(db.select(WorkspaceState).where(
         WorkspaceState.coder_workspace_id.is_not(None))).all()
-    live, error = admin_live.states_of(services(), rows)
+    live, error = admin_live.states_of(current_services(), rows)
     by_state = Counter(v.state for v in live.values())
     return {
         "by_state": {} if error else dict(by_state),
@@ -52,19 +51,12 @@ def counts() -> dict:
 def index():
     """The overview: counts, and pictures where people would rather look than read."""
     numbers = counts()
-    spend, spend_problem = admin_overview.ai_spend(services())
+    spend, spend_problem = admin_overview.ai_spend(current_services())
     charts = {"states": admin_overview.workspaces_by_state(numbers["by_state"]),
               "opens": admin_overview.opens_per_day(),
               "time_to_ide": admin_overview.time_to_ide_per_day(), "spend": spend}
     return render_template("admin/index.html", counts=numbers, charts=charts,
                            spend_problem=spend_problem, section="overview")
-
-
-def _version(read) -> str:
-    try:
-        return read()
-    except ServiceError as exc:
-        return f"unavailable ({exc.user_message})"
 
 
 @bp.get("/system")
@@ -74,17 +66,26 @@ def system():
     checks = run_checks(current_app._get_current_object())
     if is_partial():
         return render_template("admin/_doctor.html", checks=checks)
-    svc = services()
+    svc = current_services()
+    return render_template("admin/system.html", checks=checks, versions=_versions(),
+                           settings=svc.settings.public_view(), unset=svc.settings.unset_meanings(),
+                           counts=counts(), worker=_worker_view(), section="system")
+
+
+def _versions() -> dict[str, str]:
+    """The portal's own version, and Coder's and Gitea's as the worker last read them."""
+    from ..workspaces import platform
     try:
         portal_version = importlib.metadata.version("portal")
     except importlib.metadata.PackageNotFoundError:
         portal_version = "unknown"
-    versions = {"Portal": portal_version,
-                "Coder": _version(lambda: svc.coder.buildinfo().version),
-                "Gitea": _version(svc.gitea.version)}
-    return render_template("admin/system.html", checks=checks, versions=versions,
-                           settings=svc.settings.public_view(), unset=svc.settings.unset_meanings(),
-                           counts=counts(), worker=_worker_view(), section="system")
+    seen = platform.known()
+    if seen.age_seconds is None:
+        read = "not read yet: the worker reads them within a minute of starting"
+        return {"Portal": portal_version, "Coder": read, "Gitea": read}
+    age = f" (read by the worker {seen.age_seconds:.0f} s ago)"
+    return {"Portal": portal_version, "Coder": f"{seen.coder_version}{age}",
+            "Gitea": f"{seen.gitea_version}{age}"}
 
 
 def _worker_view() -> dict[str, str]:

@@ -10,7 +10,7 @@ from .. import audit
 from ..auth import admin_required
 from ..clients.http import NotFound, ServiceError
 from ..extensions import db
-from ..services import services
+from ..services import current_services
 from ..workspace_params import SIZE_OPTIONS
 from ..workspaces import admission, occupancy, sizes
 from ..workspaces.size_spec import SizeError
@@ -18,9 +18,9 @@ from .admin import bp
 
 
 def _page(status: int = 200, error: str | None = None):
-    settings = services().settings
+    settings = current_services().settings
     try:
-        idle, coder_error = occupancy.read(services()).idle_first(), None
+        idle, coder_error = occupancy.read(current_services()).idle_first(), None
     except ServiceError as exc:
         idle, coder_error = [], exc.user_message
     return render_template("admin/capacity.html", section="workspaces", error=error,
@@ -49,7 +49,7 @@ def _limit(name: str) -> int | None:
 @admin_required
 def capacity_limits():
     try:
-        lim = admission.set_limits(services().settings, _limit("max_running"),
+        lim = admission.set_limits(current_services().settings, _limit("max_running"),
                                    _limit("max_per_person"))
     except ValueError as exc:
         db.session.rollback()
@@ -67,7 +67,7 @@ def capacity_stop(workspace_id: str):
     if len(workspace_id) > 64 or not all(c.isalnum() or c == "-" for c in workspace_id):
         return _page(400, "That is not a workspace id.")
     try:
-        services().coder.stop_workspace(workspace_id)
+        current_services().coder.stop_workspace(workspace_id)
     except NotFound:
         return _page(404, "Coder no longer knows that workspace.")
     except ServiceError as exc:
@@ -88,7 +88,7 @@ def _number(name: str) -> int:
 @bp.post("/capacity/sizes")
 @admin_required
 def capacity_size_save():
-    specs = services().settings.workspace_sizes
+    specs = current_services().settings.workspace_sizes
     try:
         size = sizes.save(specs, request.form.get("name", ""), _number("cpu_cores"),
                           _number("memory_gb"), _number("disk_size"),
@@ -108,7 +108,7 @@ def capacity_size_save():
 @admin_required
 def capacity_size_delete(name: str):
     try:
-        size = sizes.delete(services().settings.workspace_sizes, name)
+        size = sizes.delete(current_services().settings.workspace_sizes, name)
     except SizeError as exc:
         db.session.rollback()
         return _page(400, str(exc))

@@ -12,7 +12,8 @@ from ..extensions import db
 from ..htmx import hx_redirect, is_partial
 from ..models import Group, Membership, Project, WorkspaceState
 from ..projects_admin import delete_project
-from ..services import services
+from ..services import current_services
+from ..steps import WARNING
 from .admin import bp
 
 _members = (db.select(db.func.count(Membership.id)).where(Membership.group_id == Group.id)
@@ -97,12 +98,12 @@ def project_delete_confirmed(project_id: int):
         return _confirm(project, f"Type the project's short name “{project.slug}” to confirm.",
                         400, form)
     label = f"{project.group.slug}/{project.slug}"
-    result = delete_project(services(), current_user, project,
+    result = delete_project(current_services(), current_user, project,
                             delete_repo=form.get("delete_repo") == "y",
                             delete_workspaces=form.get("delete_workspaces") == "y")
     if result.deleted:
-        for what, status, detail in result.steps:
-            flash(f"{what}: {detail}", "warning" if status == "warning" else "success")
+        for what, step in result.steps:
+            flash(f"{what}: {step.detail}", "warning" if step.status == WARNING else "success")
         flash(f"Project {label} was deleted.", "success")
         return hx_redirect(url_for("admin.projects"))
     return render_template("admin/project_delete.html", project=project, result=result,

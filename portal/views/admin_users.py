@@ -19,7 +19,7 @@ from ..errors import render_error
 from ..extensions import db
 from ..htmx import hx_redirect, is_partial
 from ..models import AuditEvent, Group, Membership, User, WorkspaceState
-from ..services import services
+from ..services import current_services
 from .admin import bp
 
 SORTS = {"name": User.name, "email": User.email, "username": User.username,
@@ -54,7 +54,7 @@ def users():
         groups[user_id].append(slug)
     states = db.session.scalars(db.select(WorkspaceState).where(
         WorkspaceState.user_id.in_(ids), WorkspaceState.coder_workspace_id.is_not(None))).all()
-    live, coder_error = admin_live.states_of(services(), states) if states else ({}, None)
+    live, coder_error = admin_live.states_of(current_services(), states) if states else ({}, None)
     running = {i: 0 for i in ids}
     for s in states:
         running[s.user_id] += 1 if live[s.id].running else 0
@@ -87,10 +87,11 @@ def user(user_id: int):
         Membership.user_id == person.id).order_by(Group.name)).all()
     states = db.session.scalars(db.select(WorkspaceState).where(
         WorkspaceState.user_id == person.id).order_by(WorkspaceState.project_id)).all()
-    live, coder_error = admin_live.states_of(services(), states) if states else ({}, None)
+    live, coder_error = admin_live.states_of(current_services(), states) if states else ({}, None)
     return render_template("admin/user.html", person=person, memberships=memberships,
                            states=states, live=live, coder_error=coder_error,
-                           events=_audit_trail(person), spend=ai_keys.key_spend(services(), person),
+                           events=_audit_trail(person),
+                           spend=ai_keys.key_spend(current_services(), person),
                            run=offboarding.current(person), section="users")
 
 
@@ -145,7 +146,7 @@ def offboarding_step(user_id: int):
     if run is None:
         return render_error(409, "No offboarding of this person is under way.")
     if run.status == "running":
-        offboarding.run_next(services(), run)
+        offboarding.run_next(current_services(), run)
         run = offboarding.current(person)
     if not is_partial():
         return redirect(url_for("admin.offboarding_progress", user_id=person.id), 303)
@@ -160,6 +161,6 @@ def reactivate(user_id: int):
     person = _user(user_id)
     if person.id == current_user.id:
         return render_error(400, "You cannot reactivate yourself.")
-    results = reactivation.reactivate(services(), current_user, person)
+    results = reactivation.reactivate(current_services(), current_user, person)
     return render_template("admin/reactivated.html", person=person, results=results,
                            former=reactivation.former_groups(person), section="users")

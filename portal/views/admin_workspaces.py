@@ -19,7 +19,7 @@ from ..clients.http import NotFound, ServiceError
 from ..extensions import db
 from ..htmx import hx_redirect, is_partial
 from ..models import Group, Project, User, WorkspaceState
-from ..services import services
+from ..services import current_services
 from ..stages import DesiredState
 from ..workspaces import admission
 from .admin import bp
@@ -45,10 +45,10 @@ def workspaces():
                  .join(User, WorkspaceState.user_id == User.id)
                  .join(Project, WorkspaceState.project_id == Project.id).join(Group).where(*where))
         page = paginate(query, count, lst)
-        live, coder_error = admin_live.states_of(services(), page.items)
+        live, coder_error = admin_live.states_of(current_services(), page.items)
     else:
         rows = db.session.scalars(query).all()
-        live, coder_error = admin_live.states_of(services(), rows)
+        live, coder_error = admin_live.states_of(current_services(), rows)
         keep = [r for r in rows if (live[r.id].stuck if state == "stuck" else live[r.id].state == state)]
         start = (lst.page - 1) * lst.per
         page = Page(keep[start:start + lst.per], len(keep), lst.page, lst.per)
@@ -96,7 +96,7 @@ def workspace_action(user_id: int, project_id: int, action: str):
     if not row.coder_workspace_id:
         flash(f"{name} has not been created in Coder yet: nothing to {action}.", "warning")
         return hx_redirect(_back())
-    coder = services().coder
+    coder = current_services().coder
     try:
         {"start": coder.start_workspace, "stop": coder.stop_workspace,
          "delete": coder.delete_workspace}[action](row.coder_workspace_id)

@@ -17,7 +17,7 @@ from ..htmx import hx_redirect
 from ..models import Membership, Project, WorkspaceState
 from ..observability import ide_waits, metrics
 from ..permissions import effective_role, project_for
-from ..services import services
+from ..services import current_services
 from ..stages import Stage
 from ..workspaces import intent
 from ..workspaces.status import STAGES, Status, stored_status
@@ -52,7 +52,7 @@ def _render(project: Project, state: WorkspaceState):
 
 def _hand_off(state: WorkspaceState, status: Status) -> Status:
     """The iframe's src: Coder's auth-redirect with the person's own token (one call per open)."""
-    svc = services()
+    svc = current_services()
     token = tokens.stored(svc, current_user, tokens.CODER_TOKEN)
     if token is None:
         return _renew(state)
@@ -166,8 +166,8 @@ def workspace_action(project_id: int, action: str):
     if action == "restart":
         intent.set_running(current_user, project, running=False)
         intent.open_workspace(current_user, project)
-        return hx_redirect(url_for("code.tab", project_id=project.id))
-    flash(intent.set_running(current_user, project, running=action == "start"), "success")
-    if action == "start":
-        return hx_redirect(url_for("code.tab", project_id=project.id))
-    return hx_redirect(url_for("projects.show", project_id=project.id))
+    else:
+        flash(intent.set_running(current_user, project, running=action == "start"), "success")
+    if action == "stop":
+        return hx_redirect(url_for("projects.show", project_id=project.id))
+    return hx_redirect(url_for("code.tab", project_id=project.id))

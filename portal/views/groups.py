@@ -13,7 +13,7 @@ from ..form_feedback import feedback, place_slug_reason, touched_fields
 from ..forms import GroupForm
 from ..models import Group, Membership, Role, utcnow
 from ..permissions import can_create_project, can_manage_members, group_for
-from ..services import services
+from ..services import current_services
 from ..slugs import group_slug
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
@@ -63,7 +63,7 @@ def new():
                 form.slug.errors = ["This short name was just taken; choose another."]
             else:
                 from ..membership import sync  # the lead's Gitea team, at once (or pending)
-                sync(services(), group.memberships[0])
+                sync(current_services(), group.memberships[0])
                 db.session.commit()
                 flash(f"Group “{group.name}” created. You are its lead.", "success")
                 return redirect(url_for("groups.show", slug=group.slug), 303)

@@ -14,7 +14,7 @@ from ..htmx import hx_redirect, is_partial
 from ..membership import MembershipError
 from ..models import Role
 from ..permissions import can_manage_members, group_for
-from ..services import services
+from ..services import current_services
 
 bp = Blueprint("members", __name__)
 ROLES = [r.value for r in Role]
@@ -70,9 +70,10 @@ def invite(slug: str):
     try:
         new_role = membership.parse_role(form["role"])
         # Absolute links come from PORTAL_URL, never from the request's Host header.
-        link = services().settings.public_base(current_app.config.get("PORTAL_DEV_PORT")) + \
+        svc = current_services()
+        link = svc.settings.public_base(current_app.config.get("PORTAL_DEV_PORT")) + \
             url_for("groups.show", slug=group.slug)
-        result = invitations.invite(services(), current_user, group, form["who"], new_role, link)
+        result = invitations.invite(svc, current_user, group, form["who"], new_role, link)
     except MembershipError as exc:
         return _respond(group, role, error=exc.message, status=exc.status, form=form)
     return _respond(group, role, messages=result.messages, warnings=result.warnings)
@@ -91,7 +92,7 @@ def set_role(slug: str, user_id: int):
     group, role = _managed(slug)
     m = _member(group, user_id)
     try:
-        out = membership.change_role(services(), current_user, m, membership.parse_role(
+        out = membership.change_role(current_services(), current_user, m, membership.parse_role(
             request.form.get("role")))
     except MembershipError as exc:
         return _respond(group, role, error=exc.message, status=exc.status)
@@ -107,7 +108,7 @@ def remove(slug: str, user_id: int):
     m = _member(group, user_id)
     self_removal = m.user_id == current_user.id
     try:
-        out = membership.remove(services(), current_user, m)
+        out = membership.remove(current_services(), current_user, m)
     except MembershipError as exc:
         return _respond(group, role, error=exc.message, status=exc.status)
     if self_removal and not current_user.is_admin:
@@ -132,7 +133,7 @@ def revoke(slug: str, invitation_id: int):
 @login_required
 def sync(slug: str):
     group, role = _managed(slug)
-    done, left = membership.sync_pending(services(), group)
+    done, left = membership.sync_pending(current_services(), group)
     if left:
         return _respond(group, role, warnings=[f"Gitea is still unreachable: {left} change(s) "
                                                "remain pending."])

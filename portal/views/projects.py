@@ -12,7 +12,7 @@ from ..form_feedback import place_slug_reason, feedback, touched_fields
 from ..forms import ProjectForm
 from ..models import Project, WorkspaceState
 from ..permissions import can_create_project, effective_role, group_for, project_for
-from ..services import services
+from ..services import current_services
 from ..slugs import project_slug
 from .sizes import size_context
 
@@ -39,7 +39,7 @@ def new(slug: str):
     if not can_create_project(current_user, role):
         abort(403, "Readers cannot create projects. Ask a lead of the group to make you a contributor.")
     form = ProjectForm()
-    offered = starters.offered(services())  # cached: normally no call to Gitea (starters.py)
+    offered = starters.offered(current_services())  # cached: normally no Gitea call (starters.py)
     if form.validate_on_submit():
         source_url = (form.source_url.data or "").strip() or None
         starter, choice_error = _starter_choice(form, source_url)
@@ -84,7 +84,7 @@ def _starter_choice(form: ProjectForm, source_url: str | None):
     if source_url:
         return None, (form.source_url, "Choose “import from a URL” to import, or leave the URL "
                                        "empty to start from a starter.")
-    starter, reason = starters.choose(services(), choice)
+    starter, reason = starters.choose(current_services(), choice)
     return (None, (form.starter, reason)) if reason else (starter, None)
 
 
@@ -99,9 +99,9 @@ def _starter_options(offered: list[starters.Starter] | None) -> list[tuple[str, 
 
 def _prewarm(project: Project) -> None:
     """PORTAL_PREWARM: the creator's (or every member's) workspace is built and stopped."""
-    from ..services import services
+    from ..services import current_services
     from ..workspaces import intent
-    mode = services().settings.prewarm
+    mode = current_services().settings.prewarm
     intent.prewarm(project, intent.prewarm_targets(project, current_user, mode))
 
 
@@ -113,5 +113,5 @@ def show(project_id: int):
         WorkspaceState.user_id == current_user.id, WorkspaceState.project_id == project.id))
     return render_template("projects/overview.html", project=project,
                            role=effective_role(current_user, role), state=state, tab="overview",
-                           listing=starters.files(services(), project),
+                           listing=starters.files(current_services(), project),
                            **size_context(current_user, project, state))

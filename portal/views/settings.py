@@ -13,7 +13,7 @@ from wtforms import PasswordField
 
 from .. import ai_keys, audit, github_tokens, sessions
 from ..extensions import db
-from ..services import services
+from ..services import current_services
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -28,7 +28,7 @@ class DeleteForm(FlaskForm):
 
 
 def _page(form: GitHubTokenForm, status: int = 200):
-    svc = services()
+    svc = current_services()
     return render_template("settings/index.html", form=form, delete_form=DeleteForm(),
                            github=github_tokens.info(current_user),
                            ai_enabled=ai_keys.enabled(svc),
@@ -48,7 +48,7 @@ def save_github_token():
     if not form.validate_on_submit():
         return _page(form, 400)
     try:
-        info = github_tokens.store(services(), current_user, form.token.data)
+        info = github_tokens.store(current_services(), current_user, form.token.data)
     except github_tokens.InvalidToken as exc:
         form.token.errors = [str(exc)]
         return _page(form, 400)

@@ -11,7 +11,7 @@ from .. import audit, provisioning, starters
 from ..extensions import db
 from ..models import Role, WorkspaceState
 from ..permissions import effective_role, project_for
-from ..services import services
+from ..services import current_services
 from ..workspaces import gate, intent, sizes
 from ..workspaces.size_spec import SizeError
 
@@ -27,7 +27,7 @@ def _over_limit() -> dict:
 def size_context(user, project, state) -> dict:
     """What the Overview's size card shows: the sizes the person may pick, the current one,
     every size (for a lead's project default)."""
-    specs = services().settings.workspace_sizes
+    specs = current_services().settings.workspace_sizes
     return {"sizes_allowed": sizes.allowed_sizes(specs, user),
             "size_now": sizes.chosen(specs, user, project, state),
             "sizes_all": sizes.all_sizes(specs)}
@@ -38,7 +38,7 @@ def _overview(project, role, status: int = 200, **extra):
         WorkspaceState.user_id == current_user.id, WorkspaceState.project_id == project.id))
     return render_template("projects/overview.html", project=project, state=state, tab="overview",
                            role=effective_role(current_user, role),
-                           listing=starters.files(services(), project),
+                           listing=starters.files(current_services(), project),
                            **size_context(current_user, project, state), **extra), status
 
 
@@ -46,7 +46,7 @@ def _overview(project, role, status: int = 200, **extra):
 @login_required
 def choose(project_id: int):
     project, role = project_for(current_user, project_id)
-    specs = services().settings.workspace_sizes
+    specs = current_services().settings.workspace_sizes
     try:
         size = sizes.choose(specs, current_user, request.form.get("size", ""))
     except SizeError as exc:
@@ -73,7 +73,7 @@ def project_default(project_id: int):
     project, role = project_for(current_user, project_id)
     if not (current_user.is_admin or role == Role.lead):
         abort(403)
-    size = sizes.by_name(services().settings.workspace_sizes,
+    size = sizes.by_name(current_services().settings.workspace_sizes,
                          (request.form.get("size") or "").strip().lower())
     if size is None:
         return _overview(project, role, 400, size_error="There is no such workspace size.")

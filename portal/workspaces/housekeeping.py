@@ -2,7 +2,8 @@
 
 What used to wait for a person's request: Coder token rotation, keep-alive of watched IDEs,
 Gitea membership retries, offboardings left half-way, the hourly drift check (report only
-unless PORTAL_DRIFT_APPLY=1). It also restarts the observation chain if it was lost (a
+unless PORTAL_DRIFT_APPLY=1), and every ten minutes the platform's versions and Coder's app
+wildcard for the web tier (platform.py). It also restarts the observation chain if it was lost (a
 broker restart, a worker killed mid-tick): a live chain ignores the extra tick.
 """
 from __future__ import annotations
@@ -18,10 +19,10 @@ from .. import drift, membership, offboarding, tokens
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Group, Offboarding, User, UserSecret, WorkspaceState, utcnow
-from ..services import Services, services
+from ..services import Services, current_services
 from ..stages import Stage
 from ..workspace_spec import WORKSPACE_TTL_MS
-from . import beats
+from . import beats, platform
 
 log = logging.getLogger(__name__)
 WATCHED_IDE = dt.timedelta(minutes=6)   # the open IDE's keep-alive POST comes every 5 minutes
@@ -33,11 +34,11 @@ def run(app: Flask) -> dict[str, object]:
     if not beats.claim("housekeeping", uuid.uuid4().hex, dt.timedelta(seconds=50)):
         return {}
     app.extensions["portal.queue"].enqueue("tick")
-    svc = services()
+    svc = current_services()
     done: dict[str, object] = {}
     for name, step in (("tokens", rotate_tokens), ("keepalive", keep_alive),
                        ("memberships", retry_memberships), ("offboarding", resume_offboarding),
-                       ("drift", check_drift)):
+                       ("drift", check_drift), ("platform", read_platform)):
         try:
             done[name] = step(svc)
         except Exception as exc:  # noqa: BLE001 - one duty's trouble never stops the others
@@ -91,6 +92,13 @@ def check_drift(svc: Services) -> int | str:
         drift.apply(svc, report)
     beats.beat("drift", differences=len(report.drift), applied=svc.settings.drift_apply)
     return len(report.drift)
+
+
+def read_platform(svc: Services) -> str:
+    if not beats.claim(platform.NAME, uuid.uuid4().hex, platform.READ_EVERY):
+        return "not due"
+    platform.read(svc)
+    return "read"
 
 
 def _quietly(call: Callable[[], object]) -> None:

@@ -26,7 +26,7 @@ from ..extensions import db
 from ..models import Project, User, WorkspaceState, utcnow
 from ..observability import context, metrics
 from ..permissions import acting_role
-from ..services import Services, services
+from ..services import Services, current_services
 from ..stages import Stage
 from ..tokens import aware
 from . import admission, beats, housekeeping, observe, occupancy
@@ -96,7 +96,7 @@ def run_pass(app: Flask, user_id: int, project_id: int) -> provisioning.Status |
     if role is None:
         _set_due(user_id, project_id, None)
         return None
-    svc = services()
+    svc = current_services()
     lease = dt.timedelta(seconds=svc.settings.reconcile_lease_seconds)
     _set_due(user_id, project_id, utcnow() + lease + dt.timedelta(seconds=5))  # killed: swept
     status = None
@@ -142,7 +142,7 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
     """The tier's one observation chain: look, sweep, schedule the next tick."""
     if not beats.claim("tick", chain, dt.timedelta(seconds=TICK_IDLE + 5)):
         return None  # another chain holds it: this one ends here
-    svc, q = services(), _queue(app)
+    svc, q = current_services(), _queue(app)
     deadline = time.monotonic() + TICK_SPAN
     total = observe.Observation()
     while True:
@@ -175,7 +175,7 @@ def run_make_room(user_id: int) -> str | None:
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         return None
-    svc = services()
+    svc = current_services()
     try:
         lru = occupancy.read(svc).least_recently_used(user.username)
         if lru is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from portal.clients.coder_types import workspace_from
 from portal.extensions import db
 from portal.models import Group, Project, User
-from portal.services import services
+from portal.services import current_services
 from portal.workspaces import admission, occupancy
 from tests.fixtures.app import base_env, build_app
 
@@ -58,7 +58,7 @@ def run(limit: int, people: int, arrive: float, seed: int) -> None:
         app = build_app(base_env(Path(tmp), PORTAL_MAX_RUNNING_WORKSPACES=str(limit),
                                  PORTAL_MAX_RUNNING_PER_PERSON="2"))
         with app.app_context():
-            settings = services().settings
+            settings = current_services().settings
             pairs = _seed(people)
             index = {uid: i for i, (uid, _) in enumerate(pairs)}
             running: dict[str, tuple[str, float]] = {}  # ws -> (owner, ends at)
