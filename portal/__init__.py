@@ -11,8 +11,8 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from .config import ConfigError, Settings
-from .config import names as setting_names
+from portal.config import ConfigError, Settings
+from portal.config import names as setting_names
 
 __all__ = ["create_app", "ConfigError"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -59,10 +59,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, errors, observability, security, services, sessions, text_input
-    from .workspaces import queue
-    from .extensions import csrf, db, htmx, migrate, sqlite_pragmas
-    from .views import register_views
+    from portal.web import auth, errors, security, sessions, text_input
+    from portal.ops import cli
+    from portal import observability, services
+    from portal.workspaces import queue
+    from portal.extensions import csrf, db, htmx, migrate, sqlite_pragmas
+    from portal.web.views import register_views
 
     observability.init_app(app)  # first: its request hooks time and label every request
     _bounded_ids(app)
@@ -79,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     text_input.init_app(app)
     register_views(app)
-    from . import ratelimit
+    from portal.web import ratelimit
     ratelimit.init_app(app)  # after the views: limits attach to their endpoints
     cli.init_app(app)
     _fix_proxy(app)

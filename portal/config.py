@@ -13,11 +13,11 @@ import secrets
 from dataclasses import dataclass, fields
 from typing import Mapping
 
-from . import config_values as values
-from .config_values import ConfigError, declaration, flag, mask_url, setting
-from .workspace_params import PROJECT_FOLDER
-from .workspaces.size_spec import SizeSpec
-from .workspaces.size_spec import parse as parse_sizes
+from portal import config_values as values
+from portal.config_values import ConfigError, declaration, flag, mask_url, setting
+from portal.workspaces.workspace_params import PROJECT_FOLDER
+from portal.workspaces.size_spec import SizeSpec
+from portal.workspaces.size_spec import parse as parse_sizes
 
 __all__ = ["ConfigError", "Settings", "SECRET_FIELDS", "names", "mask_url", "dev_secret_key"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent

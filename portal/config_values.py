@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from cryptography.fernet import Fernet
 
-from .workspace_params import PROJECT_FOLDER
-from .workspaces.size_spec import SizeError
-from .workspaces.size_spec import parse as parse_sizes
+from portal.workspaces.workspace_params import PROJECT_FOLDER
+from portal.workspaces.size_spec import SizeError
+from portal.workspaces.size_spec import parse as parse_sizes
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}

@@ -14,8 +14,8 @@ from sqlalchemy import (JSON, Boolean, DateTime, Enum, ForeignKey, Integer, Stri
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
-from .stages import DesiredState, Stage
+from portal.extensions import db
+from portal.stages import DesiredState, Stage
 
 # How long a workspace seen ready is shown as ready without a new look (the worker refreshes
 # watched ones; an older sighting sends the Code tab through a quick check first).
@@ -70,7 +70,7 @@ class User(UserMixin, db.Model):
                                                     default=utcnow, server_default=func.now())
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped by sign-out, "sign out everywhere" and offboarding: every session cookie signed
-    # with an older value is refused at its next request (portal/sessions.py).
+    # with an older value is refused at its next request (portal/web/sessions.py).
     session_generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
                                                     server_default="0")
 
@@ -113,7 +113,7 @@ class Membership(db.Model):
                                        nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
-    # Gitea team sync (portal/membership.py): pending when the last change could not be applied.
+    # Gitea team sync (portal/groups/membership.py): pending when the last change could not be applied.
     sync_pending: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                                server_default=sa_false())
     sync_error: Mapped[str | None] = mapped_column(Text)
@@ -138,7 +138,7 @@ class Project(db.Model):
     # An existing HTTPS repository the Gitea repository is imported from (Gitea's migrate API).
     source_url: Mapped[str | None] = mapped_column(String(500))
     # The template repository of the Gitea organization `starters` the repository is generated
-    # from (portal/starters.py); None: an empty repository (or an import, see source_url).
+    # from (portal/groups/starters.py); None: an empty repository (or an import, see source_url).
     starter: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
@@ -199,7 +199,7 @@ class WorkspaceState(db.Model):
     size_name: Mapped[str | None] = mapped_column(String(40))
     disk_size: Mapped[int | None] = mapped_column(Integer)
     # The person confirmed a size with another disk: the worker deletes the workspace and
-    # creates it anew (portal/provisioning.py, _replace); cleared once the old one is gone.
+    # creates it anew (portal/workspaces/provisioning.py, _replace); cleared once the old one is gone.
     recreate_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
@@ -214,7 +214,7 @@ class WorkspaceState(db.Model):
         """Move to `stage`: on a change the stage clock restarts (the time spent in the old one
         goes to the metrics) and what was seen of the old one is dropped; the error is kept."""
         if self.stage != stage:
-            from .observability import metrics  # the metrics hook; no import cycle at load
+            from portal.observability import metrics  # the metrics hook; no import cycle at load
             metrics.stage_left(self.stage, self.stage_started_at)
             self.stage = stage
             self.stage_started_at = utcnow()
@@ -256,7 +256,7 @@ class WorkerBeat(db.Model):
 
 class CachedRead(db.Model):
     """A reply of an outside system kept for a few minutes, shared by every web worker
-    (portal/starters.py: the starters offered, a repository's files)."""
+    (portal/groups/starters.py: the starters offered, a repository's files)."""
 
     __tablename__ = "cached_reads"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -266,7 +266,7 @@ class CachedRead(db.Model):
 
 
 class Invitation(db.Model):
-    """A pending invitation of someone who has not signed in yet (portal/invitations.py)."""
+    """A pending invitation of someone who has not signed in yet (portal/groups/invitations.py)."""
 
     __tablename__ = "invitations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -320,7 +320,7 @@ class UserSecret(db.Model):
 
 
 class Offboarding(db.Model):
-    """An admin's offboarding of a person (portal/offboarding.py): progress kept for a retry.
+    """An admin's offboarding of a person (portal/people/offboarding.py): progress kept for a retry.
 
     `steps` maps each step name to {"status": pending|ok|skipped|failed, "detail", "at"};
     `groups` holds the slugs whose Gitea teams still have to lose the person.

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from .clients.coder import CoderClient
-from .clients.gitea import GiteaClient
-from .clients.litellm import LiteLLMClient
-from .config import Settings
-from .crypto import SecretBox
+from portal.clients.coder import CoderClient
+from portal.clients.gitea import GiteaClient
+from portal.clients.litellm import LiteLLMClient
+from portal.config import Settings
+from portal.crypto import SecretBox
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from .clients.coder_status import CoderStage
+from portal.clients.coder_status import CoderStage
 
 
 class Stage(enum.StrEnum):

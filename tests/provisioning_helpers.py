@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from portal import provisioning
+from portal.workspaces import provisioning
 from portal.extensions import db
 from portal.models import Group, Membership, Project, Role, User
 from portal.services import current_services
@@ -49,9 +49,9 @@ def run_until_done(user, project, role=Role.lead, timeout: float = 30.0, pause: 
 def seed_in_flight(count: int, email: str = "ada@example.com", before_create=None) -> list:
     """`count` projects of one person whose workspaces exist in the (simulated) Coder and whose
     rows say "building": what the worker's tick observes. Inside an app context."""
-    from portal import tokens
+    from portal.people import tokens
     from portal.models import Group, Project, WorkspaceState, utcnow
-    from portal.workspace_spec import workspace_parameters
+    from portal.workspaces.workspace_spec import workspace_parameters
 
     user, first = seed(email=email)
     run_until_done(user, first)  # the person's Gitea and Coder accounts and tokens

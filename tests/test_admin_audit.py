@@ -74,7 +74,7 @@ def test_bad_parameters_are_400(admin, query, text, csv_too):
 
 
 def test_csv_is_the_filtered_view_correctly_quoted(admin, monkeypatch):
-    from portal.views import admin_audit
+    from portal.web.views import admin_audit
     monkeypatch.setattr(admin_audit, "CSV_BATCH", 7)  # several keyset batches
     rows = _rows(admin, "target=carl")
     assert rows[0] == ["time_utc", "actor", "action", "target", "details"]

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from portal import admin_overview
-from portal.charts import columns, rows
+from portal.web import admin_overview
+from portal.web.charts import columns, rows
 from portal.extensions import db
 from portal.models import AuditEvent, WorkspaceState, utcnow
 from tests.collab_helpers import person

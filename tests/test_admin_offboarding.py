@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from portal import github_tokens, offboarding, provisioning
+from portal.people import github_tokens, offboarding
+from portal.workspaces import provisioning
 from portal.devstack.coder_state import ApiError
 from portal.extensions import db
 from portal.models import AuditEvent, Membership, Offboarding, Project, Role, User, UserSecret

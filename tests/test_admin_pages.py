@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal import provisioning
+from portal.workspaces import provisioning
 from portal.clients import http
 from portal.extensions import db
 from portal.models import AuditEvent, Project, Role, User, WorkspaceState

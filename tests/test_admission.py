@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal import provisioning, workspace_actions
+from portal.workspaces import provisioning, workspace_actions
 from portal.clients.coder_types import CoderWorkspace, workspace_from
 from portal.extensions import db
 from portal.models import AdmissionEntry, AuditEvent, Project, Role, User

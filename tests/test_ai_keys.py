@@ -3,7 +3,8 @@ import hashlib
 
 import pytest
 
-from portal import ai_keys, github_tokens, provisioning, workspace_actions
+from portal.people import ai_keys, github_tokens
+from portal.workspaces import provisioning, workspace_actions
 from portal.clients.http import ServiceUnavailable, Unauthorized
 from portal.clients.litellm import LiteLLMClient
 from portal.config import ConfigError, Settings

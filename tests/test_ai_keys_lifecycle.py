@@ -9,7 +9,7 @@ answers as either by its `version` knob; every exchange is contract-checked.
 import pytest
 import requests
 
-from portal import ai_keys
+from portal.people import ai_keys
 from portal.extensions import db
 from portal.models import AuditEvent, UserSecret
 from portal.services import current_services

@@ -3,7 +3,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from portal.auth import safe_next
+from portal.web.auth import safe_next
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from tests.fixtures.app import csrf_from, dev_sign_in

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from portal import github_tokens
+from portal.people import github_tokens
 from portal.extensions import db
 from portal.models import AuditEvent, User, UserSecret
 from tests.fixtures.app import CSRF_RE

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from portal import source_urls
+from portal.groups import source_urls
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from tests.collab_helpers import make_group, person, post
@@ -119,8 +119,8 @@ def test_permissions_policy_and_opener_policy_headers(client):
 
 
 def test_display_names_from_the_provider_are_shown_without_invisible_characters(app):
-    from portal.text_input import clean_display
-    from portal.users import upsert_from_claims
+    from portal.web.text_input import clean_display
+    from portal.people.users import upsert_from_claims
     assert clean_display("Ada\u202e\u200b Love\x00lace") == "Ada Lovelace"
     with app.app_context():
         user, _ = upsert_from_claims({"sub": "s1", "email": "ada@example.com",

@@ -150,7 +150,7 @@ def test_link_comes_from_the_portal_url_never_the_host_header(make_app, smtp_ser
 
 
 def test_invitations_are_limited_per_person_and_per_group(mail_app, smtp_server):
-    from portal.invitations import PER_HOUR
+    from portal.groups.invitations import PER_HOUR
     from tests.collab_helpers import make_group, person, post
     lead = person(mail_app, "lead@example.com")
     make_group(lead)
@@ -178,7 +178,7 @@ def test_invitations_are_limited_per_person_and_per_group(mail_app, smtp_server)
 
 
 def test_group_creation_is_limited(app):
-    from portal.views.groups import GROUPS_PER_HOUR
+    from portal.web.views.groups import GROUPS_PER_HOUR
     from tests.collab_helpers import person, post
     client = person(app, "busy@example.com")
     codes = [post(client, "/groups/new", name=f"G{i}", slug=f"g{i}").status_code

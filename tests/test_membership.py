@@ -2,9 +2,10 @@
 import datetime as dt
 import time
 
-from portal import provisioning, tokens
+from portal.workspaces import provisioning
+from portal.people import tokens
 from portal.extensions import db
-from portal.invitations import apply_at_sign_in, email_verified
+from portal.groups.invitations import apply_at_sign_in, email_verified
 from portal.models import (AuditEvent, Invitation, Membership, Project, Role, User, UserSecret,
                            WorkspaceState)
 from portal.services import current_services

@@ -15,7 +15,7 @@ from portal.models import Group, IdeWait, Project, User, WorkspaceState, utcnow
 from portal.observability import gauges, ide_waits, metrics
 from portal.observability.operations import operation
 from portal.observability.outbound import oidc_operation
-from portal.tokens import aware
+from portal.people.tokens import aware
 from tests.contract import CONTRACTS_AVAILABLE, match_operation
 from tests.test_config import GOOD
 
@@ -236,7 +236,7 @@ def test_observability_settings_defaults_and_masking():
     ({"ready": True}, "ready"), ({"failed": True}, "failed"), ({"transient": True}, "transient"),
     ({}, "progress"), (RuntimeError("a bug"), "error")])
 def test_timed_pass_outcomes(result, outcome):
-    from portal.provisioning import Status
+    from portal.workspaces.provisioning import Status
 
     def reconcile():
         if isinstance(result, Exception):

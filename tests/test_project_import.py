@@ -1,13 +1,13 @@
 """A project created from an existing repository: Gitea's migrate API, with the GitHub token."""
 import pytest
 
-from portal import github_tokens
+from portal.people import github_tokens
 from portal.clients.http import BadRequest
 from portal.devstack.gitea_migrate import source_key
 from portal.extensions import db
 from portal.models import Project
 from portal.services import current_services
-from portal.source_urls import check_source_url
+from portal.groups.source_urls import check_source_url
 from tests.provisioning_helpers import run_until_done, seed
 from tests.test_code_tab import csrf, open_code
 from tests.test_github_token import CLASSIC
@@ -104,7 +104,7 @@ def test_private_source_without_token_fails_with_a_hint_and_retry_works(stack):
         assert status.failed
         assert "could not import" in status.message and "GitHub token in Settings" in status.message
         github_tokens.store(current_services(), user, CLASSIC)
-        from portal import provisioning
+        from portal.workspaces import provisioning
         provisioning.want_running(user, project, retry=True)
         status, _ = run_until_done(user, project)
         assert status.ready, status

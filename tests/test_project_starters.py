@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal import provisioning, starters
+from portal.workspaces import provisioning
+from portal.groups import starters
 from portal.devstack.gitea_generate import seed_templates
 from portal.extensions import db
 from portal.models import AuditEvent, CachedRead, Project
@@ -189,7 +190,7 @@ def test_overview_without_gitea_and_nothing_cached_says_so(seeded_stack, fault, 
     resp = client.get(f"/projects/{pid}")
     assert resp.status_code == 200
     assert "The files cannot be read from Gitea right now." in resp.get_data(as_text=True)
-    (warning,) = [r.getMessage() for r in caplog.records if r.name == "portal.starters"]
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "portal.groups.starters"]
     assert "/bot/contents" in warning and seen in warning
     if fault.get("down"):  # answered at once: the pass's read, then the Overview's one attempt
         assert sum(e.path.endswith("/bot/contents") for e in seeded_stack.gitea.exchanges) == 2

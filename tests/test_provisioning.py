@@ -4,7 +4,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from portal import provisioning, tokens, workspace_actions
+from portal.workspaces import provisioning, workspace_actions
+from portal.people import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, Role, UserSecret, WorkspaceState
 from portal.services import current_services
@@ -183,7 +184,7 @@ def test_interrupted_provisioning_completes_after_restart(stack, make_stack_app,
 
 def test_replaced_template_is_looked_up_again(stack):
     """A template pushed anew gets a new id: the cached one must not fail the next create."""
-    from portal.workspace_spec import TEMPLATE_IDS
+    from portal.workspaces.workspace_spec import TEMPLATE_IDS
     with stack.app.app_context():
         user, project = seed()
         settings = current_services().settings

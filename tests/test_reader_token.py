@@ -2,7 +2,7 @@
 token, a contributor's a write:repository one; both are revoked with the person."""
 from __future__ import annotations
 
-from portal import tokens
+from portal.people import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, Project, User
 from portal.services import current_services

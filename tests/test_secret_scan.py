@@ -20,7 +20,7 @@ import sqlite3
 import pytest
 import requests
 
-from portal import tokens
+from portal.people import tokens
 from portal.devstack.gitea import make_gitea_sim
 from portal.devstack.server import ServerThread
 from portal.extensions import db

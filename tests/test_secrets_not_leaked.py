@@ -9,7 +9,7 @@ for the two secrets, which the simulated Coder must nevertheless have received.
 import logging
 import sqlite3
 
-from portal import ai_keys
+from portal.people import ai_keys
 from portal.extensions import db
 from portal.models import User
 from portal.services import current_services

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from portal import ratelimit
+from portal.web import ratelimit
 from portal.extensions import db
 from portal.models import Group, Invitation, Membership, Project, Role, User, utcnow
 from tests.fixtures.app import csrf_from, dev_sign_in

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from portal import workspace_params as wp
+from portal.workspaces import workspace_params as wp
 from portal.config import ConfigError, Settings
 from portal.extensions import db
 from portal.models import AuditEvent, WorkspaceState

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal import provisioning
+from portal.workspaces import provisioning
 from portal.devstack.coder import StatusOverride
 from portal.extensions import db
 from portal.models import AuditEvent, WorkspaceState

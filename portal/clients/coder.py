@@ -31,7 +31,7 @@ from portal.clients.coder_status import (  # noqa: F401 - re-exported
 from portal.clients.coder_types import (  # noqa: F401 - re-exported
     CoderBuild, CoderBuildInfo, CoderParameter, CoderTemplate, CoderUser, CoderWorkspace,
     buildinfo_from, build_from, parameter_from, template_from, text, user_from, workspace_from)
-from portal.workspace_params import AGENT_NAME, APP_SLUG
+from portal.workspaces.workspace_params import AGENT_NAME, APP_SLUG
 
 SESSION_HEADER = "Coder-Session-Token"
 # Coder answers 400 with this message (not 404) for an unknown `{user}` path parameter.

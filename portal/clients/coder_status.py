@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from portal.clients.coder_types import CoderBuild, CoderWorkspace
-from portal.workspace_params import AGENT_NAME, APP_SLUG
+from portal.workspaces.workspace_params import AGENT_NAME, APP_SLUG
 
 
 class CoderStage(enum.StrEnum):

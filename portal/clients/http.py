@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..observability import context, metrics
-from ..observability.operations import operation
+from portal.observability import context, metrics
+from portal.observability.operations import operation
 
 log = logging.getLogger(__name__)
 

@@ -29,12 +29,12 @@ import threading
 import time
 from pathlib import Path
 
-from .coder import DEFAULT_ADMIN_TOKEN as CODER_TOKEN
-from .coder import make_coder_sim
-from .gitea import DEFAULT_ADMIN_TOKEN as GITEA_TOKEN
-from .gitea import make_gitea_sim
-from .server import ServerThread
-from .workspace_host import WorkspaceHost, installed_code_server
+from portal.devstack.coder import DEFAULT_ADMIN_TOKEN as CODER_TOKEN
+from portal.devstack.coder import make_coder_sim
+from portal.devstack.gitea import DEFAULT_ADMIN_TOKEN as GITEA_TOKEN
+from portal.devstack.gitea import make_gitea_sim
+from portal.devstack.server import ServerThread
+from portal.devstack.workspace_host import WorkspaceHost, installed_code_server
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Request, Response
 from portal.devstack.app_proxy import AppProxy
 from portal.devstack.coder_state import ApiError, ApiKey, User, now
 from portal.devstack.workspace_host import CONTAINER_HOME
-from portal.workspace_params import AGENT_NAME, APP_SLUG
+from portal.workspaces.workspace_params import AGENT_NAME, APP_SLUG
 
 if TYPE_CHECKING:
     from portal.devstack.coder import CoderSim

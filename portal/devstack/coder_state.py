@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from portal.workspace_params import IMMUTABLE, PARAMETERS, SIZE_OPTIONS
+from portal.workspaces.workspace_params import IMMUTABLE, PARAMETERS, SIZE_OPTIONS
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
 RESERVED_NAMES = frozenset({"new", "create"})
@@ -303,7 +303,7 @@ def check_value(param: dict[str, Any], value: str, previous: dict[str, str]) -> 
 
 
 def default_parameters() -> list[dict[str, Any]]:
-    """The template's rich parameters: those of portal/workspace_params.py."""
+    """The template's rich parameters: those of portal/workspaces/workspace_params.py."""
     out = []
     for name, kind in PARAMETERS.items():
         required = name == "git_repo"

@@ -18,7 +18,7 @@ from portal.devstack.coder_state import (
     check_value, default_parameters, name_problem, new_id, not_found, now, rfc3339, secrets_equal,
     validation_failed)
 from portal.devstack.workspace_host import WorkspaceHost
-from portal.workspace_params import AGENT_NAME, APP_SLUG, PROJECT_FOLDER
+from portal.workspaces.workspace_params import AGENT_NAME, APP_SLUG, PROJECT_FOLDER
 
 LOGIN_TYPES = frozenset({"password", "none", "oidc", "github"})
 TRANSITIONS = frozenset({"start", "stop", "delete"})

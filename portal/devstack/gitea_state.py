@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from portal.devstack.git_repos import RepoStore, commit_files, read_files
-from portal.names import GITEA_RESERVED_NAMES, GITEA_RESERVED_REPO_NAMES
+from portal.groups.names import GITEA_RESERVED_NAMES, GITEA_RESERVED_REPO_NAMES
 
 VERSION = "1.26.3"
 ADMIN_LOGIN = "gitea-admin"

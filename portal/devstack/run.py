@@ -23,12 +23,12 @@ import click
 from flask import Flask
 from werkzeug.serving import run_simple
 
-from ..config import DEV_CODER_TOKEN, DEV_GITEA_TOKEN, DEV_LITELLM_URL
-from . import ports
-from .coder import make_coder_sim
-from .gitea import make_gitea_sim
-from .server import ServerThread
-from .workspace_host import WorkspaceHost, installed_code_server
+from portal.config import DEV_CODER_TOKEN, DEV_GITEA_TOKEN, DEV_LITELLM_URL
+from portal.devstack import ports
+from portal.devstack.coder import make_coder_sim
+from portal.devstack.gitea import make_gitea_sim
+from portal.devstack.server import ServerThread
+from portal.devstack.workspace_host import WorkspaceHost, installed_code_server
 
 APP_DOMAIN = "portal.localhost"
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def start_simulators(settings, build_seconds: float, instance: Path,
                                    starters=True)
         servers.append(_start(app, sims["Gitea"], "Gitea"))
     if (settings.litellm_url or "").rstrip("/") == DEV_LITELLM_URL:  # off unless LITELLM_URL says so
-        from .litellm import make_litellm_sim
+        from portal.devstack.litellm import make_litellm_sim
         app, _sim = make_litellm_sim(settings.litellm_master_key)
         servers.append(_start(app, urlsplit(DEV_LITELLM_URL).port, "LiteLLM"))
     return servers
@@ -88,7 +88,7 @@ def _interrupt(*_args) -> None:
 
 
 def serve_embedded(app: Flask, host: str, port: int, build_seconds: float) -> None:
-    from ..workspaces.queue import InProcessWorker
+    from portal.workspaces.queue import InProcessWorker
     settings = app.config["SETTINGS"]
     try:  # every port before anything starts: one clear message instead of werkzeug's
         if host == "127.0.0.1":

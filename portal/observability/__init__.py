@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
     """Logging, request hooks and /metrics for one app (called from create_app)."""
     from prometheus_client import disable_created_metrics
 
-    from . import logs, metrics, web
+    from portal.observability import logs, metrics, web
     disable_created_metrics()  # no *_created series: half the lines, nothing Grafana uses
     settings = app.config["SETTINGS"]
     logs.configure(settings.log_format)

@@ -33,8 +33,8 @@ def register_worker_probe(app: Flask, probe: WorkerProbe) -> None:
 
 def database_figures() -> dict:
     """Counts from the portal's own tables (needs an app context)."""
-    from ..extensions import db
-    from ..models import Group, Project, User, WorkspaceState, utcnow
+    from portal.extensions import db
+    from portal.models import Group, Project, User, WorkspaceState, utcnow
     since = utcnow() - dt.timedelta(hours=24)
     by_state = dict(db.session.execute(db.select(WorkspaceState.stage, func.count())
                                        .group_by(WorkspaceState.stage)).all())

@@ -15,10 +15,10 @@ import datetime as dt
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import IdeWait, Project, User, utcnow
-from ..tokens import aware
-from . import metrics
+from portal.extensions import db
+from portal.models import IdeWait, Project, User, utcnow
+from portal.people.tokens import aware
+from portal.observability import metrics
 
 STALE_AFTER = dt.timedelta(seconds=600)  # PORTAL_BUILD_TIMEOUT's default: a wait given up
 LIGHTER = {"first_build": ("start", "running"), "start": ("running",)}

@@ -161,7 +161,7 @@ def stage_failed(stage: str | None, reason: str) -> None:
 
 def reason_class(exc: BaseException) -> str:
     """A bounded reason for a failed pass: the kind of trouble, not its message."""
-    from ..clients import http
+    from portal.clients import http
     classes = ((http.RateLimited, "rate_limited"), (http.ServiceUnavailable, "unavailable"),
                (http.Unauthorized, "unauthorized"), (http.BadResponse, "bad_response"),
                (http.Forbidden, "forbidden"), (http.NotFound, "not_found"),

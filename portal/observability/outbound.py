@@ -8,7 +8,7 @@ import time
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from . import metrics
+from portal.observability import metrics
 
 
 def oidc_operation(url: str) -> str:

@@ -18,8 +18,8 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess
 
-from . import context, metrics
-from .gauges import PortalCollector
+from portal.observability import context, metrics
+from portal.observability.gauges import PortalCollector
 
 access_log = logging.getLogger("portal.access")
 bp = Blueprint("observability", __name__)

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import AdmissionEntry, CapacityLimits, Project, User, utcnow
-from ..tokens import aware
-from .occupancy import Occupancy, Occupant
+from portal.extensions import db
+from portal.models import AdmissionEntry, CapacityLimits, Project, User, utcnow
+from portal.people.tokens import aware
+from portal.workspaces.occupancy import Occupancy, Occupant
 
 HOLD = dt.timedelta(seconds=90)  # an admitted place not used (or not yet seen in Coder) this long ends
 

@@ -2,14 +2,14 @@
 offboarding a person and deleting a project do to the workspaces concerned."""
 from __future__ import annotations
 
-from .. import audit
-from ..clients.coder import CoderStage, CoderWorkspace, readiness
-from ..clients.http import NotFound, ServiceError
-from ..extensions import db
-from ..models import User, WorkspaceState
-from ..services import Services
-from ..stages import DesiredState, Stage
-from ..steps import FAILED, OK, SKIPPED, StepResult
+from portal import audit
+from portal.clients.coder import CoderStage, CoderWorkspace, readiness
+from portal.clients.http import NotFound, ServiceError
+from portal.extensions import db
+from portal.models import User, WorkspaceState
+from portal.services import Services
+from portal.stages import DesiredState, Stage
+from portal.steps import FAILED, OK, SKIPPED, StepResult
 
 # What Coder may already be doing or have done, so that nothing is asked of it.
 SETTLED = {False: (CoderStage.stopped, CoderStage.stopping, CoderStage.deleting,

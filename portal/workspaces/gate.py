@@ -1,17 +1,17 @@
 """The reconcile pass's question before a start or create: is there a free place?
 
 Reads Coder's live occupancy (only when a limit is set) and asks admission for a place. The
-pass calls this (portal/provisioning.py); those left waiting are admitted later by the worker's
+pass calls this (portal/workspaces/provisioning.py); those left waiting are admitted later by the worker's
 tick (portal/workspaces/jobs.py: admit_waiting, then their passes are enqueued). A pre-warm
 pass never takes a place in line: it builds only when a place is free and nobody waits, and
 otherwise tries again at the sweep's next look.
 """
 from __future__ import annotations
 
-from ..models import Project, User, WorkspaceState
-from ..services import Services
-from . import admission, occupancy, sizes
-from .admission import Decision
+from portal.models import Project, User, WorkspaceState
+from portal.services import Services
+from portal.workspaces import admission, occupancy, sizes
+from portal.workspaces.admission import Decision
 
 OVER_LIMIT = ("You already run as many workspaces as one person may. Stop one to get "
               "your place sooner.")

@@ -15,14 +15,15 @@ from typing import Callable
 
 from flask import Flask
 
-from .. import drift, membership, offboarding, tokens
-from ..clients.http import ServiceError
-from ..extensions import db
-from ..models import Group, Offboarding, User, UserSecret, WorkspaceState, utcnow
-from ..services import Services, current_services
-from ..stages import Stage
-from ..workspace_spec import WORKSPACE_TTL_MS
-from . import beats, platform
+from portal.groups import drift, membership
+from portal.people import offboarding, tokens
+from portal.clients.http import ServiceError
+from portal.extensions import db
+from portal.models import Group, Offboarding, User, UserSecret, WorkspaceState, utcnow
+from portal.services import Services, current_services
+from portal.stages import Stage
+from portal.workspaces.workspace_spec import WORKSPACE_TTL_MS
+from portal.workspaces import beats, platform
 
 log = logging.getLogger(__name__)
 WATCHED_IDE = dt.timedelta(minutes=6)   # the open IDE's keep-alive POST comes every 5 minutes

@@ -9,12 +9,12 @@ import datetime as dt
 
 from sqlalchemy import update
 
-from .. import provisioning
-from ..extensions import db
-from ..models import Membership, Project, User, WorkspaceState, utcnow
-from ..stages import DesiredState, Stage
-from ..tokens import aware
-from .queue import queue
+from portal.workspaces import provisioning
+from portal.extensions import db
+from portal.models import Membership, Project, User, WorkspaceState, utcnow
+from portal.stages import DesiredState, Stage
+from portal.people.tokens import aware
+from portal.workspaces.queue import queue
 
 GRACE = dt.timedelta(seconds=10)      # the sweep re-enqueues a row its job has not taken by then
 WATCH_WRITE = dt.timedelta(seconds=5)  # watched_at is rewritten at most this often

@@ -1,6 +1,6 @@
 """The queue's tasks: reconcile(person, project), the observation tick, the minute's housekeeping.
 
-reconcile runs one idempotent pass (portal/provisioning.py) under the row's database lease and
+reconcile runs one idempotent pass (portal/workspaces/provisioning.py) under the row's database lease and
 goes on through the portal's own quick steps; a build is then watched by the tick, and trouble
 is retried after a pause. The tick is one chain for the whole tier (a claim in worker_beats):
 one batched Coder read for every workspace in flight (observe.py), often while one starts,
@@ -20,16 +20,18 @@ from typing import Callable
 from flask import Flask
 from huey import crontab
 
-from .. import audit, provisioning, tokens
-from ..clients.http import ServiceError
-from ..extensions import db
-from ..models import Project, User, WorkspaceState, utcnow
-from ..observability import context, metrics
-from ..permissions import acting_role
-from ..services import Services, current_services
-from ..stages import Stage
-from ..tokens import aware
-from . import admission, beats, housekeeping, observe, occupancy
+from portal import audit
+from portal.workspaces import provisioning
+from portal.people import tokens
+from portal.clients.http import ServiceError
+from portal.extensions import db
+from portal.models import Project, User, WorkspaceState, utcnow
+from portal.observability import context, metrics
+from portal.groups.permissions import acting_role
+from portal.services import Services, current_services
+from portal.stages import Stage
+from portal.people.tokens import aware
+from portal.workspaces import admission, beats, housekeeping, observe, occupancy
 
 log = logging.getLogger(__name__)
 TICK_IDLE = 2                        # seconds to the next tick with nothing in flight
@@ -171,7 +173,7 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
 def run_make_room(user_id: int) -> str | None:
     """Over the personal limit, the person asked to stop their least recently used workspace:
     its name, or None (nothing running, or Coder out of reach: they may ask again)."""
-    from . import intent
+    from portal.workspaces import intent
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         return None

@@ -12,14 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .. import provisioning
-from ..clients.coder import CoderStage, CoderWorkspace, WorkspaceStatus, readiness
-from ..clients.http import ServiceError
-from ..extensions import db
-from ..models import User, WorkspaceState, utcnow, workspace_name_of
-from ..services import Services
-from ..stages import Stage, stage_of
-from ..tokens import aware
+from portal.workspaces import provisioning
+from portal.clients.coder import CoderStage, CoderWorkspace, WorkspaceStatus, readiness
+from portal.clients.http import ServiceError
+from portal.extensions import db
+from portal.models import User, WorkspaceState, utcnow, workspace_name_of
+from portal.services import Services
+from portal.stages import Stage, stage_of
+from portal.people.tokens import aware
 
 IN_FLIGHT = (Stage.building, Stage.starting)
 PAGE = 100

@@ -11,8 +11,8 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..clients.coder import CoderWorkspace
-from ..services import Services
+from portal.clients.coder import CoderWorkspace
+from portal.services import Services
 
 OCCUPYING = ("pending", "starting", "running")
 

@@ -1,6 +1,6 @@
 """What the worker reads about the platform for the web tier, so that no request asks Coder or
 Gitea: their versions (the admin System page shows them with their age) and Coder's app
-wildcard host (the CSP's frame-src when CODER_WILDCARD_ACCESS_URL is unset: portal/security.py).
+wildcard host (the CSP's frame-src when CODER_WILDCARD_ACCESS_URL is unset: portal/web/security.py).
 
 Housekeeping reads them every READ_EVERY and stores them in the "platform" WorkerBeat row.
 """
@@ -10,9 +10,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from ..clients.http import ServiceError
-from ..services import Services
-from . import beats
+from portal.clients.http import ServiceError
+from portal.services import Services
+from portal.workspaces import beats
 
 NAME = "platform"
 READ_EVERY = dt.timedelta(minutes=10)

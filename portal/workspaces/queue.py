@@ -19,9 +19,9 @@ from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from redis import ConnectionPool
 
-from ..models import utcnow
-from ..observability import context
-from ..tokens import aware
+from portal.models import utcnow
+from portal.observability import context
+from portal.people.tokens import aware
 
 log = logging.getLogger(__name__)
 # How often an idle consumer thread looks at the queue at most (Redis blocks on it instead).
@@ -77,8 +77,8 @@ def init_app(app: Flask) -> None:
     # Huey logs every job at INFO (a tick every 2 s); jobs are counted in portal_jobs_total,
     # and Huey's warnings and errors (a failed job, with its traceback) still show.
     logging.getLogger("huey").setLevel(logging.WARNING)
-    from ..observability.gauges import register_worker_probe
-    from . import jobs
+    from portal.observability.gauges import register_worker_probe
+    from portal.workspaces import jobs
     q = Queue(build_huey(app.config["SETTINGS"].queue_url))
     q.tasks = jobs.register(q.huey, app)
     app.extensions["portal.queue"] = q
@@ -88,7 +88,7 @@ def init_app(app: Flask) -> None:
 def _probe(app: Flask) -> dict[str, float | None]:
     """The tier's figures for /metrics: jobs waiting, and the tick's last beat (the tick
     sweeps each time it runs, so its beat is also the last sweep)."""
-    from .beats import last
+    from portal.workspaces.beats import last
     depth = app.extensions["portal.queue"].depth()
     with app.app_context():
         row = last("tick")

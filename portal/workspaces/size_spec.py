@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..workspace_params import SIZE_OPTIONS
+from portal.workspaces.workspace_params import SIZE_OPTIONS
 
 DEFAULT_SIZES = "small=2/4/10,large=4/8/20"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")

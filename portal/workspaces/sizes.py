@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..workspace_params import SIZE_OPTIONS
-from ..models import Group, Membership, Project, User, WorkspaceSize, WorkspaceState
-from .size_spec import SizeError, SizeSpec, check_groups, check_name, check_values
+from portal.extensions import db
+from portal.workspaces.workspace_params import SIZE_OPTIONS
+from portal.models import Group, Membership, Project, User, WorkspaceSize, WorkspaceState
+from portal.workspaces.size_spec import SizeError, SizeSpec, check_groups, check_name, check_values
 
 __all__ = ["SizeError", "all_sizes", "allowed", "allowed_sizes", "chosen", "parameters",
            "choose", "needs_new_disk", "save", "delete", "by_name"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import WorkspaceState
-from ..stages import Stage
+from portal.models import WorkspaceState
+from portal.stages import Stage
 
 # The named stages the Code tab shows, in order.
 STAGES = {

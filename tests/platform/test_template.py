@@ -1,10 +1,10 @@
-"""The Coder template against the portal's contract (portal/workspace_params.py)."""
+"""The Coder template against the portal's contract (portal/workspaces/workspace_params.py)."""
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from portal import workspace_params as wp
+from portal.workspaces import workspace_params as wp
 
 from .conftest_helpers import (COMPOSE_DIR, blocks, substitute_locals, template, variables)
 from .tools import TEMPLATE_DIR, hcl_constraints

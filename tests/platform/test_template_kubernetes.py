@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal import workspace_params as wp
+from portal.workspaces import workspace_params as wp
 
 from .conftest_helpers import blocks, locals_, template
 from .k8s_helpers import settings_configmap
