@@ -187,7 +187,15 @@ def test_web_tier_shape():
 def test_worker_and_migration_commands():
     worker = one("Deployment", "portal-worker")
     assert worker["spec"]["replicas"] >= 1
-    assert _workload("Deployment", "portal-worker")["command"] == ["flask", "--app", "wsgi", "portal", "worker"]
+    container = _workload("Deployment", "portal-worker")
+    assert container["command"] == ["flask", "--app", "wsgi", "portal", "worker",
+                                    "--metrics-port", "9108"]
+    # the port the worker serves its job metrics on is declared and let in from monitoring
+    assert {"name": "metrics", "containerPort": 9108, "protocol": "TCP"} in container["ports"]
+    from portal.ops.cli import worker_command
+    assert "--metrics-port" in {o for p in worker_command.params for o in p.opts}
+    scrape = one("NetworkPolicy", "portal-metrics")["spec"]["ingress"][0]
+    assert {"protocol": "TCP", "port": 9108} in scrape["ports"]
     job = one("Job", "portal-migrate")
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["flask", "--app", "wsgi", "db", "upgrade"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
