@@ -7,6 +7,11 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
+
+# Playwright's `expect` waits 5 s by default; on a loaded 2-core CI machine a page that does
+# a Gitea call (adding a member) can take longer. The same bound as the pages' own timeout.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 LOCAL = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|.*\.localhost|\[::1\])$")
