@@ -1,5 +1,6 @@
 # The two set-up commands of the README:
 #   make run   installs the portal and serves the embedded default at http://127.0.0.1:5000
+#              (ports: make run PORT=5001 CODER_PORT=7081 GITEA_PORT=7301 beside another one)
 #   make test  installs what the tests need and runs the whole suite (browser tests included)
 SHELL := /bin/bash
 VENV ?= .venv
@@ -7,13 +8,16 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 5000
+CODER_PORT ?= 7080
+GITEA_PORT ?= 7300
+DEV_PORTS := PORTAL_DEV_CODER_PORT=$(CODER_PORT) PORTAL_DEV_GITEA_PORT=$(GITEA_PORT)
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test assets system-deps system-deps-test bench clean
+.PHONY: run test install install-test assets system-deps system-deps-test bench clean ide
 
 run: install assets
 	PORTAL_DEV=1 $(VENV)/bin/flask --app wsgi db upgrade
-	PORTAL_DEV=1 $(VENV)/bin/flask --app wsgi portal dev --host $(HOST) --port $(PORT)
+	PORTAL_DEV=1 $(DEV_PORTS) $(VENV)/bin/flask --app wsgi portal dev --host $(HOST) --port $(PORT)
 
 test: install-test assets
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -58,4 +62,10 @@ bench: install-test assets
 	$(PY) -m tests.bench
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules static/vendor .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules static/vendor .pytest_cache .ide
+
+
+# Optional: a real VS Code in the embedded default's workspaces (code-server into .ide/).
+ide: system-deps
+	scripts/system-deps.sh ide
+	scripts/install-code-server.sh

@@ -34,3 +34,10 @@ errorlog = "-"
 loglevel = "info"
 # The app is built once per process after the fork: database pools are never shared.
 preload_app = False
+
+# Metrics from every process (prometheus_client's multiprocess mode): each process writes its
+# figures under this directory (a memory emptyDir in Kubernetes), /metrics adds them up, and
+# the hooks below empty it at start and account for exited processes.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/portal-metrics")
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+from portal.observability.gunicorn_conf import child_exit, on_starting  # noqa: E402,F401

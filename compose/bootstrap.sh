@@ -142,6 +142,61 @@ step_gitea() {
   generated_set GITEA_AUTH_SOURCE_ID "$source_id"
 }
 
+# --- Starters (issue 21): the template repositories of the organization "starters" ---
+# Kept apart from step_gitea on purpose. Each directory of workspace-image/starters
+# becomes a public template repository with one commit of its files (Gitea's
+# repoChangeFiles API on an empty repository, Gitea >= 1.17, go-gitea/gitea#19224).
+# Idempotent: an organization or a repository that exists with content is left
+# as it is (an administrator may have changed it, or withdrawn it by clearing its
+# template flag); an empty one (a run that stopped half-way) gets its files and
+# the template flag.
+STARTERS_ORG=starters
+STARTERS_DIR=../workspace-image/starters
+
+starter_description() {
+  awk -F '\t' -v n="$1" '$1 == n {print $2}' "$STARTERS_DIR/descriptions.tsv"
+}
+
+starter_commit_json() { # dir; prints the repoChangeFiles body creating every file of dir
+  local dir=$1 path sep=""
+  printf '{"branch":"main","message":"Starter %s","files":[' "$(basename "$dir")"
+  while IFS= read -r -d '' path; do
+    printf '%s{"operation":"create","path":"%s","content":"%s"}' \
+      "$sep" "${path#"$dir"/}" "$(base64 -w0 < "$path")"
+    sep=","
+  done < <(find "$dir" -type f -not -path '*/__pycache__/*' -print0 | sort -z)
+  printf ']}'
+}
+
+step_starters() {
+  log "Gitea: the starters (template repositories of the organization $STARTERS_ORG)"
+  [ -n "${GITEA_ADMIN_TOKEN:-}" ] || GITEA_ADMIN_TOKEN=$(generated_get GITEA_ADMIN_TOKEN)
+  [ -n "$GITEA_ADMIN_TOKEN" ] || die "Gitea: no admin token yet: run ./bootstrap.sh gitea first"
+  if ! gitea_api GET "/orgs/$STARTERS_ORG" >/dev/null 2>&1; then
+    gitea_api POST /orgs -H "Content-Type: application/json" --data \
+      "$(printf '{"username":"%s","visibility":"public","full_name":"Project starters"}' "$STARTERS_ORG")" >/dev/null
+  fi
+  local dir name repo
+  for dir in "$STARTERS_DIR"/*/; do
+    dir=${dir%/}
+    name=$(basename "$dir")
+    repo=$(gitea_api GET "/repos/$STARTERS_ORG/$name" 2>/dev/null || true)
+    if [ -z "$repo" ]; then
+      repo=$(gitea_api POST "/orgs/$STARTERS_ORG/repos" -H "Content-Type: application/json" --data \
+        "$(printf '{"name":"%s","description":"%s","private":false,"auto_init":false,"default_branch":"main","template":true}' \
+          "$name" "$(starter_description "$name")")")
+    fi
+    printf '%s' "$repo" | grep -Eq '"empty": *true' || continue
+    starter_commit_json "$dir" | gitea_api POST "/repos/$STARTERS_ORG/$name/contents" \
+      -H "Content-Type: application/json" --data-binary @- >/dev/null
+    if printf '%s' "$repo" | grep -Eq '"template": *false'; then
+      gitea_api PATCH "/repos/$STARTERS_ORG/$name" -H "Content-Type: application/json" \
+        --data '{"template":true}' >/dev/null
+    fi
+    echo "starter $name: pushed"
+  done
+}
+
 # --- Coder: first user, owner token, template ---
 coder_api() { # method path [body]; with CODER_SESSION unless empty
   local method=$1 path=$2 body=${3:-}
@@ -222,13 +277,13 @@ main() {
   case "${1:-all}" in
     env) cmd_env; return ;;
     all) ;;
-    authentik|gitea|coder|portal) ;;
-    *) die "usage: $0 [env|all|authentik|gitea|coder|portal]" ;;
+    authentik|gitea|starters|coder|portal) ;;
+    *) die "usage: $0 [env|all|authentik|gitea|starters|coder|portal]" ;;
   esac
   command -v docker >/dev/null || die "docker is not installed"
   load_env
   case "${1:-all}" in
-    all) step_authentik; step_gitea; step_coder; step_portal ;;
+    all) step_authentik; step_gitea; step_starters; step_coder; step_portal ;;
     *) "step_$1" ;;
   esac
   log "Done. Sign in at https://${PORTAL_HOST}/ (Authentik admin: akadmin at https://${AUTH_HOST}/)"

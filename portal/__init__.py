@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from .config import ConfigError, Settings
+from portal.config import ConfigError, Settings
+from portal.config import names as setting_names
 
 __all__ = ["create_app", "ConfigError"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -54,18 +55,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         PREFERRED_URL_SCHEME="http" if settings.dev else "https",
     )
-    app.config.update({k: v for k, v in config.items() if k not in _setting_names()})
+    app.config.update({k: v for k, v in config.items() if k not in setting_names()})
     if settings.database_url.startswith("sqlite:///"):
         pathlib.Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, errors, security, services, sessions, text_input
-    from .workspaces import queue
-    from .extensions import csrf, db, htmx, migrate
-    from .views import register_views
+    from portal.web import auth, errors, security, sessions, text_input
+    from portal.ops import cli
+    from portal import observability, services
+    from portal.workspaces import queue
+    from portal.extensions import csrf, db, htmx, migrate, sqlite_pragmas
+    from portal.web.views import register_views
 
+    observability.init_app(app)  # first: its request hooks time and label every request
     _bounded_ids(app)
     sessions.init_app(app)
     db.init_app(app)
+    sqlite_pragmas(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -76,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     text_input.init_app(app)
     register_views(app)
-    from . import ratelimit
+    from portal.web import ratelimit
     ratelimit.init_app(app)  # after the views: limits attach to their endpoints
     cli.init_app(app)
     _fix_proxy(app)
@@ -96,19 +101,6 @@ def _bounded_ids(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedInt
 
 
-def _setting_names() -> set[str]:
-    return {"PORTAL_DEV", "PORTAL_SECRET_KEY", "DATABASE_URL", "PORTAL_ENCRYPTION_KEY", "OIDC_ISSUER",
-            "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_ADMIN_GROUP", "CODER_URL",
-            "CODER_ADMIN_API_KEY", "CODER_ORGANIZATION", "CODER_TEMPLATE", "CODER_LOGIN_TYPE",
-            "CODER_WILDCARD_ACCESS_URL", "GITEA_URL", "GITEA_ADMIN_TOKEN", "GITEA_AUTH_SOURCE_ID",
-            "LITELLM_URL", "LITELLM_MASTER_KEY", "SMTP_URL", "PORTAL_HTTP_CONNECT_TIMEOUT",
-            "PORTAL_HTTP_READ_TIMEOUT", "PORTAL_BUILD_TIMEOUT", "PORTAL_RECONCILE_LEASE_SECONDS", "PORTAL_QUEUE_URL",
-            "PORTAL_WORKER_THREADS", "PORTAL_PREWARM", "PORTAL_DRIFT_APPLY", "PORTAL_WORKER_STALE_SECONDS",
-            "PORTAL_BIND_HOST", "FLASK_RUN_HOST",
-            "PORTAL_RATELIMIT_STORAGE", "PORTAL_SESSION_IDLE_MINUTES", "PORTAL_URL",
-            "PORTAL_IMPORT_ALLOW_PRIVATE"}
-
-
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
@@ -120,7 +112,6 @@ def _engine_options(url: str) -> dict:
 
 def _fix_proxy(app: Flask) -> None:
     """Behind one reverse proxy (compose stack) trust its X-Forwarded-* headers, never in dev."""
-    import os
-    if not app.config["SETTINGS"].dev and os.environ.get("PORTAL_BEHIND_PROXY", "") in ("1", "true"):
+    if not app.config["SETTINGS"].dev and app.config["SETTINGS"].behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

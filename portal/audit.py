@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .extensions import db
-from .models import AuditEvent, User
+from portal.extensions import db
+from portal.models import AuditEvent, User
 
 _SECRET_HINTS = ("token", "secret", "password", "key")
 

@@ -1,30 +1,33 @@
-"""Settings read from the environment inside create_app (DESIGN §4).
+"""Settings read from the environment inside create_app (DESIGN §4), each declared once.
 
-`Settings.from_env(environ)` validates every variable and raises `ConfigError`
-with one line naming the variable and what is expected. Nothing is read at
-import time. Secrets are kept out of `repr()` and `public_view()`.
+Every field of `Settings` is one environment variable's declaration (`config_values.setting`:
+parser, default, dev default, secret or not, one line of meaning). `Settings.from_env(environ)`
+reads them all and raises `ConfigError` with one line naming the variable and what is
+expected. Nothing is read at import time. Secrets are kept out of `repr()` and `public_view()`.
 """
 from __future__ import annotations
 
 import os
 import pathlib
-import re
-from dataclasses import dataclass, field, fields
-from typing import Mapping
 import secrets
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from dataclasses import dataclass, fields
+from typing import Mapping
 
-from cryptography.fernet import Fernet
+from portal import config_values as values
+from portal.config_values import ConfigError, declaration, flag, mask_url, setting
+from portal.workspaces.workspace_params import PROJECT_FOLDER
+from portal.workspaces.size_spec import SizeSpec
+from portal.workspaces.size_spec import parse as parse_sizes
 
-from .workspace_params import PROJECT_FOLDER
-
+__all__ = ["ConfigError", "Settings", "SECRET_FIELDS", "names", "mask_url", "dev_secret_key"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off", ""}
 
-# The dev stack's fixed loopback addresses and tokens (portal/devstack/__main__.py).
-DEV_CODER_URL = "http://127.0.0.1:7080"
-DEV_GITEA_URL = "http://127.0.0.1:7300"
+# The dev stack's loopback addresses (ports: PORTAL_DEV_CODER_PORT, PORTAL_DEV_GITEA_PORT)
+# and tokens (portal/devstack/__main__.py).
+DEV_CODER_PORT = 7080
+DEV_GITEA_PORT = 7300
+DEV_CODER_URL = f"http://127.0.0.1:{DEV_CODER_PORT}"
+DEV_GITEA_URL = f"http://127.0.0.1:{DEV_GITEA_PORT}"
 DEV_CODER_TOKEN = "devstack-coder-admin-token"
 DEV_GITEA_TOKEN = "devstack-gitea-admin-token"
 # The simulated LiteLLM runs only when LITELLM_URL is set to this address (off by default).
@@ -34,62 +37,156 @@ DEV_PORTAL_HOST = "portal.localhost"  # the dev server's name (portal/devstack/r
 DEV_SECRET_KEY_FILE = "dev-secret-key"  # in instance/: generated once, git-ignored
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="  # base64 of 32 bytes
 
-SECRET_FIELDS = {"secret_key", "encryption_key", "oidc_client_secret", "coder_admin_api_key",
-                 "gitea_admin_token", "litellm_master_key", "smtp_url", "database_url",
-                 "ratelimit_storage", "queue_url"}
 PREWARM_MODES = ("creator", "members", "off")
-
-
-class ConfigError(Exception):
-    """A setting is missing or malformed. str() is one line naming the variable."""
-
-
-def _secret(default: str | None = None):
-    return field(default=default, repr=False)
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+NO_GATEWAY = "not set: no AI gateway"
+DEV_SIGNIN_ONLY = "not set: dev sign-in only"
 
 
 @dataclass(frozen=True)
 class Settings:
-    dev: bool = False
-    secret_key: str = _secret("")
-    database_url: str = _secret("")
-    encryption_key: str = _secret("")
-    oidc_issuer: str | None = None
-    oidc_client_id: str | None = None
-    oidc_client_secret: str | None = _secret(None)
-    oidc_admin_group: str = "portal-admins"
-    coder_url: str = ""
-    coder_admin_api_key: str = _secret("")
-    coder_organization: str | None = None
-    coder_template: str = "portal-workspace"
-    coder_login_type: str = "none"
-    coder_wildcard_host: str | None = None
-    gitea_url: str = ""
-    gitea_admin_token: str = _secret("")
-    gitea_auth_source_id: int | None = None
-    litellm_url: str | None = None
-    litellm_master_key: str | None = _secret(None)
-    litellm_models: tuple[str, ...] = ()
-    litellm_max_budget: float | None = None
-    litellm_rpm_limit: int = 60
-    smtp_url: str | None = _secret(None)
-    http_connect_timeout: float = 3.0
-    http_read_timeout: float = 10.0
-    build_timeout: int = 600
-    project_folder: str = PROJECT_FOLDER
-    reconcile_lease_seconds: int = 30   # PORTAL_RECONCILE_LEASE_SECONDS: a killed pass blocks its row this long
-    queue_url: str = _secret("")        # PORTAL_QUEUE_URL: sqlite:///file (default) or redis://host:6379/0
-    worker_threads: int = 4             # PORTAL_WORKER_THREADS: jobs run at once per worker process
-    prewarm: str = "creator"            # PORTAL_PREWARM: creator|members|off workspaces built in advance
-    drift_apply: bool = False           # PORTAL_DRIFT_APPLY: the hourly drift check repairs, not only reports
-    worker_stale_seconds: int = 60      # PORTAL_WORKER_STALE_SECONDS: /readyz fails when no worker ran this long
-    bind_host: str | None = None
-    invitation_days: int = 14           # PORTAL_INVITATION_DAYS: pending invitations expire
-    removal_policy: str = "stop"        # PORTAL_REMOVAL_POLICY: stop|delete a removed member's workspaces
-    ratelimit_storage: str = _secret("memory://")  # PORTAL_RATELIMIT_STORAGE: Flask-Limiter storage URI
-    session_idle_minutes: int = 480     # PORTAL_SESSION_IDLE_MINUTES: a session unused this long ends
-    portal_url: str | None = None       # PORTAL_URL: the base of every absolute link (emails)
-    import_allow_private: bool = False  # PORTAL_IMPORT_ALLOW_PRIVATE: imports from private addresses
+    """Every setting, each declared once: its variable, parser, default, dev default, secrecy.
+
+    The field order is the System page's order; `from_env`, `names()`, `SECRET_FIELDS`,
+    `public_view()` and the README table's check (tests/test_config.py) derive from these."""
+    dev: bool = setting("PORTAL_DEV", flag, False,
+                        doc="the embedded default: dev sign-in, dev stack, non-Secure cookies")
+    secret_key: str = setting(
+        "PORTAL_SECRET_KEY", secret=True, dev=lambda _: dev_secret_key(ROOT / "instance"),
+        required="PORTAL_SECRET_KEY is required (a long random string) unless PORTAL_DEV=1",
+        doc="session signing key (dev: generated once into instance/)")
+    database_url: str = setting(
+        "DATABASE_URL", values.database_url, f"sqlite:///{ROOT / 'instance' / 'portal.sqlite'}",
+        secret=True, mask=mask_url, doc="SQLite file or PostgreSQL (through psycopg 3)")
+    encryption_key: str = setting(
+        "PORTAL_ENCRYPTION_KEY", values.fernet_key, secret=True, dev=DEV_ENCRYPTION_KEY,
+        required="PORTAL_ENCRYPTION_KEY is required: a Fernet key (python -c 'from cryptography.fernet "
+                 "import Fernet; print(Fernet.generate_key().decode())')",
+        doc="Fernet key of the per-person tokens at rest")
+    oidc_issuer: str | None = setting(
+        "OIDC_ISSUER", values.http_url, unset=DEV_SIGNIN_ONLY,
+        required="OIDC_ISSUER is required (e.g. https://auth.example.com/application/o/portal/) "
+                 "unless PORTAL_DEV=1",
+        doc="the OIDC provider's issuer (Authentik)")
+    oidc_client_id: str | None = setting("OIDC_CLIENT_ID", unset=DEV_SIGNIN_ONLY,
+                                         doc="the portal's OIDC client (required with OIDC_ISSUER)")
+    oidc_client_secret: str | None = setting("OIDC_CLIENT_SECRET", secret=True, unset=DEV_SIGNIN_ONLY,
+                                             doc="its secret (required with OIDC_ISSUER)")
+    oidc_admin_group: str = setting("OIDC_ADMIN_GROUP", default="portal-admins",
+                                    doc="the group claim that makes a person an admin")
+    coder_url: str = setting(
+        "CODER_URL", values.service_url, dev=lambda v: f"http://127.0.0.1:{v['dev_coder_port']}",
+        required="CODER_URL is required (e.g. https://coder.example.com)", doc="Coder's access URL")
+    coder_admin_api_key: str = setting(
+        "CODER_ADMIN_API_KEY", secret=True, dev=DEV_CODER_TOKEN,
+        required="CODER_ADMIN_API_KEY is required: an owner's API token for the portal",
+        doc="an owner's API token for the portal")
+    coder_organization: str | None = setting(
+        "CODER_ORGANIZATION", unset="not set: Coder's default organization",
+        doc="the Coder organization of the portal's workspaces")
+    coder_template: str = setting("CODER_TEMPLATE", default="portal-workspace",
+                                  doc="the workspaces' template")
+    coder_login_type: str = setting("CODER_LOGIN_TYPE", values.choice("none", "oidc", "password", "github",
+                                                                      lower=False),
+                                    "none", doc="login type of the Coder users the portal creates")
+    coder_wildcard_host: str | None = setting(
+        "CODER_WILDCARD_ACCESS_URL", unset="not set: read from Coder (its app wildcard host)",
+        doc="Coder's app wildcard host: only its app hosts may be framed")
+    gitea_url: str = setting(
+        "GITEA_URL", values.service_url, dev=lambda v: f"http://127.0.0.1:{v['dev_gitea_port']}",
+        required="GITEA_URL is required (e.g. https://git.example.com)", doc="Gitea's URL")
+    gitea_admin_token: str = setting(
+        "GITEA_ADMIN_TOKEN", secret=True, dev=DEV_GITEA_TOKEN,
+        required="GITEA_ADMIN_TOKEN is required: an admin token with "
+                 "write:admin,write:organization,write:repository,write:user",
+        doc="a Gitea admin token")
+    gitea_auth_source_id: int | None = setting(
+        "GITEA_AUTH_SOURCE_ID", values.whole(1),
+        unset="not set: Gitea users are not linked to an authentication source",
+        doc="Gitea's OAuth source that links its users to their OIDC subject")
+    litellm_url: str | None = setting("LITELLM_URL", values.http_url, unset=NO_GATEWAY,
+                                      doc="the AI gateway (per-person virtual keys when set)")
+    litellm_master_key: str | None = setting(
+        "LITELLM_MASTER_KEY", secret=True, unset=NO_GATEWAY,
+        dev=lambda v: DEV_LITELLM_KEY if v["litellm_url"] == DEV_LITELLM_URL else None,
+        doc="the gateway's master key (required with LITELLM_URL)")
+    litellm_models: tuple[str, ...] = setting(
+        "LITELLM_MODELS", values.models, (), unset="not set: every model the gateway offers",
+        doc="the models a person's key may use; the first is the default")
+    litellm_max_budget: float | None = setting("LITELLM_MAX_BUDGET", values.budget,
+                                               unset="not set: no spending limit per key",
+                                               doc="spend limit of each person's key")
+    litellm_rpm_limit: int = setting("LITELLM_RPM_LIMIT", values.whole(1), 60,
+                                     doc="requests per minute of each person's key")
+    smtp_url: str | None = setting(
+        "SMTP_URL", values.smtp_url, secret=True, mask=mask_url,
+        unset="not set: no invitation email is sent (leads are told to pass it on)",
+        doc="the mail relay of invitation emails")
+    http_connect_timeout: float = setting("PORTAL_HTTP_CONNECT_TIMEOUT", values.seconds, 3.0,
+                                          doc="outbound connect timeout, seconds")
+    http_read_timeout: float = setting("PORTAL_HTTP_READ_TIMEOUT", values.seconds, 10.0,
+                                       doc="outbound read timeout, seconds")
+    build_timeout: int = setting("PORTAL_BUILD_TIMEOUT", values.whole(10), 600,
+                                 doc="seconds before a workspace build counts as failed")
+    project_folder: str = setting(
+        "PORTAL_PROJECT_FOLDER", values.folder, PROJECT_FOLDER,
+        doc="the folder code-server opens, where the template clones the repository")
+    reconcile_lease_seconds: int = setting("PORTAL_RECONCILE_LEASE_SECONDS", values.whole(1), 30,
+                                           doc="a killed pass blocks its workspace row this long")
+    queue_url: str = setting(
+        "PORTAL_QUEUE_URL", values.queue_url, f"sqlite:///{ROOT / 'instance' / 'portal-queue.sqlite'}",
+        secret=True, mask=mask_url, doc="the job queue: sqlite:///file or redis://host:6379/0")
+    worker_threads: int = setting("PORTAL_WORKER_THREADS", values.whole(1), 4,
+                                  doc="jobs run at once per worker process")
+    prewarm: str = setting("PORTAL_PREWARM", values.choice(*PREWARM_MODES), PREWARM_MODES[0],
+                           doc="whose workspaces are built in advance: creator|members|off")
+    drift_apply: bool = setting("PORTAL_DRIFT_APPLY", flag, False,
+                                doc="the hourly drift check repairs, not only reports")
+    worker_stale_seconds: int = setting("PORTAL_WORKER_STALE_SECONDS", values.whole(5), 60,
+                                        doc="/readyz fails when no worker ran this long")
+    bind_host: str | None = setting("PORTAL_BIND_HOST", also=("FLASK_RUN_HOST",),
+                                    unset="not set: the address the server was started on",
+                                    doc="the address the server listens on (dev sign-in only on loopback)")
+    dev_coder_port: int = setting("PORTAL_DEV_CODER_PORT", values.port, DEV_CODER_PORT,
+                                  doc="the simulated Coder's port (PORTAL_DEV=1)")
+    dev_gitea_port: int = setting("PORTAL_DEV_GITEA_PORT", values.port, DEV_GITEA_PORT,
+                                  doc="the simulated Gitea's port (PORTAL_DEV=1)")
+    invitation_days: int = setting("PORTAL_INVITATION_DAYS", values.whole(1), 14,
+                                   doc="days before a pending invitation expires")
+    removal_policy: str = setting("PORTAL_REMOVAL_POLICY", values.choice("stop", "delete"), "stop",
+                                  doc="stop|delete a removed member's workspaces")
+    ratelimit_storage: str = setting("PORTAL_RATELIMIT_STORAGE", values.storage_uri, "memory://",
+                                     secret=True, mask=mask_url, doc="Flask-Limiter's storage URI")
+    session_idle_minutes: int = setting("PORTAL_SESSION_IDLE_MINUTES", values.whole(1), 480,
+                                        doc="a session unused this long ends")
+    portal_url: str | None = setting(
+        "PORTAL_URL", values.base_url,
+        required="PORTAL_URL is required: the portal's public base URL, used in emailed links "
+                 "(e.g. https://portal.example.com)",
+        doc="the base of every absolute link (emails)")
+    import_allow_private: bool = setting("PORTAL_IMPORT_ALLOW_PRIVATE", flag, False,
+                                         doc="imports may come from private addresses")
+    dev_max_workspaces: int = setting("PORTAL_DEV_MAX_WORKSPACES", values.whole(1), 4,
+                                      doc="code-servers `portal dev` runs at once")
+    behind_proxy: bool = setting("PORTAL_BEHIND_PROXY", flag, False,
+                                 doc="trust one proxy's X-Forwarded-* and X-Request-ID (never in dev)")
+    log_format: str = setting("PORTAL_LOG_FORMAT", values.choice("text", "json"), "text",
+                              doc="log lines as text or json")
+    metrics_enabled: bool = setting("PORTAL_METRICS", flag, True, doc="record metrics and serve /metrics")
+    metrics_allow: tuple = setting("PORTAL_METRICS_ALLOW", values.networks,
+                                   values.networks(LOOPBACK_NETWORKS, "PORTAL_METRICS_ALLOW"),
+                                   doc="networks that may read /metrics without a token")
+    metrics_token: str | None = setting("PORTAL_METRICS_TOKEN", values.bearer_token, secret=True,
+                                        doc="bearer token that opens /metrics from anywhere")
+    prometheus_multiproc_dir: str | None = setting(
+        "PROMETHEUS_MULTIPROC_DIR", values.existing_dir,
+        doc="prometheus-client's multiprocess directory under gunicorn")
+    workspace_sizes: tuple[SizeSpec, ...] = setting("PORTAL_WORKSPACE_SIZES", values.sizes, parse_sizes(None),
+                                                    doc="the workspace sizes seeded at first use")
+    max_running: int | None = setting("PORTAL_MAX_RUNNING_WORKSPACES", values.whole(1),
+                                      doc="workspaces running at once on the host (seed; unset: no limit)")
+    max_per_person: int = setting("PORTAL_MAX_RUNNING_PER_PERSON", values.whole(1), 2,
+                                  doc="workspaces one person may run at once (seed)")
 
     @property
     def oidc_enabled(self) -> bool:
@@ -103,140 +200,23 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        env = dict(os.environ if environ is None else environ)
-        dev = _bool(env, "PORTAL_DEV", False)
-        get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
+        """Every declared variable parsed (or its default, or its dev default), then the
+        rules between settings; the first problem raises ConfigError naming the variable."""
+        env = os.environ if environ is None else environ
+        declared = {f.name: declaration(f) for f in fields(cls)}
+        raw = {name: spec.raw(env) for name, spec in declared.items()}
+        found = {name: spec.default if raw[name] is None else spec.parse(raw[name], spec.env)
+                 for name, spec in declared.items()}
+        for name, spec in declared.items():
+            if raw[name] is None:
+                found[name] = spec.when_unset(found["dev"], found)
+        _check_together(found)
+        return cls(**found)
 
-        secret_key = get("PORTAL_SECRET_KEY")
-        if not secret_key:
-            if not dev:
-                raise ConfigError("PORTAL_SECRET_KEY is required (a long random string) unless PORTAL_DEV=1")
-            secret_key = dev_secret_key(ROOT / "instance")
-        elif len(secret_key) < 16 and not dev:
-            raise ConfigError("PORTAL_SECRET_KEY is too short: use at least 32 random characters")
-
-        database_url = get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'portal.sqlite'}"
-        if not database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
-            raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
-        if database_url.startswith("postgres:"):
-            database_url = "postgresql+psycopg:" + database_url[len("postgres:"):]
-        elif database_url.startswith("postgresql:"):
-            database_url = "postgresql+psycopg:" + database_url[len("postgresql:"):]
-
-        encryption_key = get("PORTAL_ENCRYPTION_KEY")
-        if not encryption_key:
-            if not dev:
-                raise ConfigError("PORTAL_ENCRYPTION_KEY is required: a Fernet key "
-                                  "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")
-            encryption_key = DEV_ENCRYPTION_KEY
-        try:
-            Fernet(encryption_key.encode())
-        except (ValueError, TypeError):
-            raise ConfigError("PORTAL_ENCRYPTION_KEY is malformed: expected a url-safe base64 Fernet key of 32 bytes") from None
-
-        issuer = get("OIDC_ISSUER")
-        client_id, client_secret = get("OIDC_CLIENT_ID"), get("OIDC_CLIENT_SECRET")
-        if issuer:
-            _url(issuer, "OIDC_ISSUER")
-            if not client_id:
-                raise ConfigError("OIDC_CLIENT_ID is required when OIDC_ISSUER is set")
-            if not client_secret:
-                raise ConfigError("OIDC_CLIENT_SECRET is required when OIDC_ISSUER is set")
-        elif not dev:
-            raise ConfigError("OIDC_ISSUER is required (e.g. https://auth.example.com/application/o/portal/) unless PORTAL_DEV=1")
-
-        coder_url = get("CODER_URL") or (DEV_CODER_URL if dev else None)
-        gitea_url = get("GITEA_URL") or (DEV_GITEA_URL if dev else None)
-        if not coder_url:
-            raise ConfigError("CODER_URL is required (e.g. https://coder.example.com)")
-        if not gitea_url:
-            raise ConfigError("GITEA_URL is required (e.g. https://git.example.com)")
-        _url(coder_url, "CODER_URL")
-        _url(gitea_url, "GITEA_URL")
-        coder_key = get("CODER_ADMIN_API_KEY") or (DEV_CODER_TOKEN if dev else None)
-        gitea_token = get("GITEA_ADMIN_TOKEN") or (DEV_GITEA_TOKEN if dev else None)
-        if not coder_key:
-            raise ConfigError("CODER_ADMIN_API_KEY is required: an owner's API token for the portal")
-        if not gitea_token:
-            raise ConfigError("GITEA_ADMIN_TOKEN is required: an admin token with write:admin,write:organization,write:repository,write:user")
-
-        login_type = get("CODER_LOGIN_TYPE") or "none"
-        if login_type not in {"none", "oidc", "password", "github"}:
-            raise ConfigError("CODER_LOGIN_TYPE must be one of none, oidc, password, github")
-
-        litellm_url = get("LITELLM_URL")
-        if litellm_url:
-            _url(litellm_url, "LITELLM_URL")
-            if not get("LITELLM_MASTER_KEY") and not (dev and litellm_url == DEV_LITELLM_URL):
-                raise ConfigError("LITELLM_MASTER_KEY is required when LITELLM_URL is set")
-        litellm_key = get("LITELLM_MASTER_KEY") or (
-            DEV_LITELLM_KEY if dev and litellm_url == DEV_LITELLM_URL else None)
-        litellm_models = _models(get("LITELLM_MODELS"))
-        litellm_budget = _budget(get("LITELLM_MAX_BUDGET"))
-        smtp_url = get("SMTP_URL")
-        if smtp_url and urlsplit(smtp_url).scheme not in {"smtp", "smtps", "smtp+starttls"}:
-            raise ConfigError("SMTP_URL must look like smtp://user:pass@host:25 (or smtps://, smtp+starttls://)")
-        removal_policy = (get("PORTAL_REMOVAL_POLICY") or "stop").lower()
-        if removal_policy not in {"stop", "delete"}:
-            raise ConfigError("PORTAL_REMOVAL_POLICY must be stop or delete")
-        ratelimit_storage = get("PORTAL_RATELIMIT_STORAGE") or "memory://"
-        if not re.match(r"^[a-z][a-z0-9+.-]*://", ratelimit_storage):
-            raise ConfigError("PORTAL_RATELIMIT_STORAGE must be a storage URI such as memory:// "
-                              "or redis://host:6379")
-
-        portal_url = get("PORTAL_URL")
-        if portal_url:
-            _url(portal_url, "PORTAL_URL")
-            parts = urlsplit(portal_url)
-            if parts.query or parts.fragment or parts.username:
-                raise ConfigError("PORTAL_URL must be the portal's base URL, like https://portal.example.com")
-            portal_url = portal_url.rstrip("/")
-        elif not dev:
-            raise ConfigError("PORTAL_URL is required: the portal's public base URL, used in "
-                              "emailed links (e.g. https://portal.example.com)")
-
-        return cls(
-            dev=dev,
-            secret_key=secret_key,
-            database_url=database_url,
-            encryption_key=encryption_key,
-            oidc_issuer=issuer,
-            oidc_client_id=client_id,
-            oidc_client_secret=client_secret,
-            oidc_admin_group=get("OIDC_ADMIN_GROUP") or "portal-admins",
-            coder_url=coder_url.rstrip("/"),
-            coder_admin_api_key=coder_key,
-            coder_organization=get("CODER_ORGANIZATION"),
-            coder_template=get("CODER_TEMPLATE") or "portal-workspace",
-            coder_login_type=login_type,
-            coder_wildcard_host=get("CODER_WILDCARD_ACCESS_URL"),
-            gitea_url=gitea_url.rstrip("/"),
-            gitea_admin_token=gitea_token,
-            gitea_auth_source_id=_int(env, "GITEA_AUTH_SOURCE_ID", None, minimum=1),
-            litellm_url=litellm_url,
-            litellm_master_key=litellm_key,
-            litellm_models=litellm_models,
-            litellm_max_budget=litellm_budget,
-            litellm_rpm_limit=_int(env, "LITELLM_RPM_LIMIT", 60, minimum=1),
-            smtp_url=smtp_url,
-            http_connect_timeout=_float(env, "PORTAL_HTTP_CONNECT_TIMEOUT", 3.0),
-            http_read_timeout=_float(env, "PORTAL_HTTP_READ_TIMEOUT", 10.0),
-            build_timeout=_int(env, "PORTAL_BUILD_TIMEOUT", 600, minimum=10),
-            project_folder=_folder(env, "PORTAL_PROJECT_FOLDER"),
-            reconcile_lease_seconds=_int(env, "PORTAL_RECONCILE_LEASE_SECONDS", 30, minimum=1),
-            queue_url=_queue_url(get("PORTAL_QUEUE_URL")),
-            worker_threads=_int(env, "PORTAL_WORKER_THREADS", 4, minimum=1),
-            prewarm=_choice(get("PORTAL_PREWARM"), "PORTAL_PREWARM", PREWARM_MODES),
-            drift_apply=_bool(env, "PORTAL_DRIFT_APPLY", False),
-            worker_stale_seconds=_int(env, "PORTAL_WORKER_STALE_SECONDS", 60, minimum=5),
-            bind_host=get("PORTAL_BIND_HOST") or get("FLASK_RUN_HOST"),
-            invitation_days=_int(env, "PORTAL_INVITATION_DAYS", 14, minimum=1),
-            removal_policy=removal_policy,
-            ratelimit_storage=ratelimit_storage,
-            session_idle_minutes=_int(env, "PORTAL_SESSION_IDLE_MINUTES", 480, minimum=1),
-            portal_url=portal_url,
-            import_allow_private=_bool(env, "PORTAL_IMPORT_ALLOW_PRIVATE", False),
-        )
+    @classmethod
+    def unset_meanings(cls) -> dict[str, str]:
+        """What an empty setting means, said in words on the System page."""
+        return {f.name: declaration(f).unset for f in fields(cls) if declaration(f).unset}
 
     def public_base(self, dev_port: int | None = None) -> str:
         """The base of absolute links (emails): PORTAL_URL, never the request's Host header.
@@ -247,135 +227,29 @@ class Settings:
 
     def public_view(self) -> dict[str, str]:
         """Every setting with secrets masked: for the admin System page and `doctor`."""
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in SECRET_FIELDS and value:
-                value = (mask_url(value) if f.name in {"database_url", "smtp_url", "ratelimit_storage",
-                                                        "queue_url"}
-                         else "••••••")
-            out[f.name] = "" if value is None else str(value)
-        return out
+        return {f.name: declaration(f).shown(getattr(self, f.name)) for f in fields(self)}
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if raw == "":
-        return default
-    if raw in TRUE:
-        return True
-    if raw in FALSE:
-        return False
-    raise ConfigError(f"{name} must be 1 or 0 (got something else)")
+def _check_together(found: dict) -> None:
+    """The rules between settings (a setting's own rules are in its parser)."""
+    if not found["dev"] and len(found["secret_key"]) < 16:
+        raise ConfigError("PORTAL_SECRET_KEY is too short: use at least 32 random characters")
+    if found["oidc_issuer"]:
+        for name, value in (("OIDC_CLIENT_ID", found["oidc_client_id"]),
+                            ("OIDC_CLIENT_SECRET", found["oidc_client_secret"])):
+            if not value:
+                raise ConfigError(f"{name} is required when OIDC_ISSUER is set")
+    if found["litellm_url"] and not found["litellm_master_key"]:
+        raise ConfigError("LITELLM_MASTER_KEY is required when LITELLM_URL is set")
 
 
-def _int(env: Mapping[str, str], name: str, default, minimum: int = 0):
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}")
-    return value
+SECRET_FIELDS = frozenset(f.name for f in fields(Settings) if declaration(f).secret)
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds") from None
-    if not 0 < value <= 300:
-        raise ConfigError(f"{name} must be between 0 and 300 seconds")
-    return value
-
-
-def _queue_url(raw: str | None) -> str:
-    """PORTAL_QUEUE_URL: the job queue's broker (portal/workspaces/queue.py)."""
-    url = raw or f"sqlite:///{ROOT / 'instance' / 'portal-queue.sqlite'}"
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite" and url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
-        return url
-    if scheme in {"redis", "rediss"} and urlsplit(url).hostname:
-        return url
-    raise ConfigError("PORTAL_QUEUE_URL must be sqlite:///path/to/queue.sqlite or "
-                      "redis://host:6379/0")
-
-
-def _choice(raw: str | None, name: str, allowed: tuple[str, ...]) -> str:
-    value = (raw or allowed[0]).lower()
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
-    return value
-
-
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.:/@+-]{0,127}$")
-
-
-def _models(raw: str | None) -> tuple[str, ...]:
-    """LITELLM_MODELS: a comma list of gateway model names (empty: every model)."""
-    names = tuple(dict.fromkeys(n.strip() for n in (raw or "").split(",") if n.strip()))
-    for name in names:
-        if not _MODEL_NAME.match(name):
-            raise ConfigError("LITELLM_MODELS must be a comma-separated list of model names "
-                              "(letters, digits and . _ - : / @ +)")
-    return names
-
-
-def _budget(raw: str | None) -> float | None:
-    """LITELLM_MAX_BUDGET: a positive amount (the gateway's currency, usually USD) or unset."""
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError("LITELLM_MAX_BUDGET must be a number (e.g. 25 or 12.5)") from None
-    if not 0 < value < 1_000_000 or value != value:
-        raise ConfigError("LITELLM_MAX_BUDGET must be a positive amount below 1000000")
-    return value
-
-
-def _folder(env: Mapping[str, str], name: str) -> str:
-    """The folder code-server opens (`?folder=`): where the template clones the repository."""
-    raw = (env.get(name) or "").strip() or PROJECT_FOLDER
-    if not raw.startswith("/") or any(ord(c) < 32 for c in raw) or len(raw) > 200:
-        raise ConfigError(f"{name} must be an absolute path in the workspace (e.g. {PROJECT_FOLDER})")
-    return raw
-
-
-def _url(value: str, name: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL (got a value without scheme or host)")
-
-
-SECRET_PARAMS = {"password", "pass", "passwd", "pwd", "secret", "token", "key", "api_key",
-                 "access_token", "sslpassword", "auth"}
-
-
-def mask_url(value: str) -> str:
-    """The URL with every password hidden: the userinfo's, and `password=`-like parameters."""
-    try:
-        parts = urlsplit(value)
-        password = parts.password
-    except ValueError:
-        return "••••••"
-    netloc = parts.netloc
-    if password is not None:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:••••••@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "••••••" if k.lower() in SECRET_PARAMS and v else v)
-                           for k, v in pairs], safe="•:/@")
-    return parts._replace(netloc=netloc, query=query).geturl()
+def names() -> frozenset[str]:
+    """Every environment variable the portal reads as a setting (create_app's config keys)."""
+    return frozenset(name for f in fields(Settings)
+                     for name in (declaration(f).env, *declaration(f).also))
 
 
 def dev_secret_key(instance: pathlib.Path) -> str:

@@ -16,6 +16,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from portal.observability import metrics
+
 log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
 TIMEOUT = 10.0
@@ -45,32 +47,36 @@ def send(smtp_url: str | None, to: str, subject: str, body: str,
          timeout: float = TIMEOUT) -> str | None:
     """Send one plain-text email. None when sent, else why not (for the page, no secrets)."""
     if not smtp_url:
-        return "No email was sent: the portal has no mail server configured (SMTP_URL)."
+        # For the person inviting: no setting names (admins see SMTP_URL on the System page).
+        return ("No email was sent: this portal does not send email. "
+                "Let them know yourself; the invitation is saved.")
     try:
         target = parse_smtp_url(smtp_url)
     except ValueError as exc:
-        return str(exc)
+        log.warning("email to %s not sent: %s", to, exc)
+        return "The invitation email could not be sent; the invitation itself is saved."
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = target.sender, to, subject
     msg["Message-ID"] = make_msgid(domain=target.sender.rpartition("@")[2] or "portal")
     msg.set_content(body)
     try:
-        if target.scheme == "smtps":
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=timeout,
-                                                  context=ssl.create_default_context())
-        else:
-            conn = smtplib.SMTP(target.host, target.port, timeout=timeout)
-        with conn:
-            if target.scheme == "smtp+starttls":
-                conn.starttls(context=ssl.create_default_context())
-            if target.username:
-                conn.login(target.username, target.password or "")
-            conn.send_message(msg)
+        with metrics.timed_call("smtp", "send"):
+            if target.scheme == "smtps":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=timeout,
+                                                      context=ssl.create_default_context())
+            else:
+                conn = smtplib.SMTP(target.host, target.port, timeout=timeout)
+            with conn:
+                if target.scheme == "smtp+starttls":
+                    conn.starttls(context=ssl.create_default_context())
+                if target.username:
+                    conn.login(target.username, target.password or "")
+                conn.send_message(msg)
     except (OSError, smtplib.SMTPException, socket.timeout) as exc:
         reason = _reason(exc)
-        log.warning("email to %s not sent via %s:%s: %s", to, target.host, target.port, reason)
+        log.warning("email not sent via %s:%s: %s", target.host, target.port, reason)  # no address
         return f"The invitation email could not be sent ({reason}); the invitation itself is saved."
-    log.info("email sent to %s: %s", to, subject)
+    log.info("email sent via %s:%s", target.host, target.port)
     return None
 
 

@@ -14,11 +14,37 @@ from sqlalchemy import (JSON, Boolean, DateTime, Enum, ForeignKey, Integer, Stri
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from portal.extensions import db
+from portal.stages import DesiredState, Stage
+
+# How long a workspace seen ready is shown as ready without a new look (the worker refreshes
+# watched ones; an older sighting sends the Code tab through a quick check first).
+READY_TRUST = dt.timedelta(seconds=20)
+WORKSPACE_PREFIX = "proj-"
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def workspace_name_of(project_id: int) -> str:
+    """The name of a project's workspaces in Coder: `proj-<id>` (Project.workspace_name)."""
+    return f"{WORKSPACE_PREFIX}{project_id}"
+
+
+def _str_enum(kind: type[enum.Enum], length: int, name: str) -> Enum:
+    """A column of a StrEnum's values: a VARCHAR with a CHECK (ck_<table>_<name>), on SQLite and
+    PostgreSQL alike (migrations/versions/16_workspace_enums.py)."""
+    return Enum(kind, native_enum=False, validate_strings=True, length=length,
+                create_constraint=True, name=name,
+                values_callable=lambda k: [m.value for m in k])
 
 
 class Role(str, enum.Enum):
@@ -44,7 +70,7 @@ class User(UserMixin, db.Model):
                                                     default=utcnow, server_default=func.now())
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped by sign-out, "sign out everywhere" and offboarding: every session cookie signed
-    # with an older value is refused at its next request (portal/sessions.py).
+    # with an older value is refused at its next request (portal/web/sessions.py).
     session_generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
                                                     server_default="0")
 
@@ -87,7 +113,7 @@ class Membership(db.Model):
                                        nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
-    # Gitea team sync (portal/membership.py): pending when the last change could not be applied.
+    # Gitea team sync (portal/groups/membership.py): pending when the last change could not be applied.
     sync_pending: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                                server_default=sa_false())
     sync_error: Mapped[str | None] = mapped_column(Text)
@@ -111,15 +137,20 @@ class Project(db.Model):
     clone_url: Mapped[str | None] = mapped_column(String(500))  # HTTPS, once Gitea has the repo
     # An existing HTTPS repository the Gitea repository is imported from (Gitea's migrate API).
     source_url: Mapped[str | None] = mapped_column(String(500))
+    # The template repository of the Gitea organization `starters` the repository is generated
+    # from (portal/groups/starters.py); None: an empty repository (or an import, see source_url).
+    starter: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
+    # The WorkspaceSize.name a lead chose for the project's workspaces (None: the default size).
+    default_size: Mapped[str | None] = mapped_column(String(40))
 
     group: Mapped[Group] = relationship(back_populates="projects")
 
     @property
     def workspace_name(self) -> str:
-        return f"proj-{self.id}"
+        return workspace_name_of(self.id)
 
 
 class WorkspaceState(db.Model):
@@ -133,8 +164,10 @@ class WorkspaceState(db.Model):
                                             nullable=False, index=True)
     coder_workspace_id: Mapped[str | None] = mapped_column(String(64))
     coder_workspace_name: Mapped[str | None] = mapped_column(String(32))
-    desired_state: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
-    stage: Mapped[str] = mapped_column(String(40), nullable=False, default="not_created")
+    desired_state: Mapped[DesiredState] = mapped_column(
+        _str_enum(DesiredState, 20, "desired_state"), nullable=False, default=DesiredState.running)
+    stage: Mapped[Stage] = mapped_column(_str_enum(Stage, 40, "stage"), nullable=False,
+                                         default=Stage.not_created)
     last_error: Mapped[str | None] = mapped_column(Text)
     build_id: Mapped[str | None] = mapped_column(String(64))
     # The Gitea side (user, org, teams, membership, repository) was complete at this time.
@@ -161,6 +194,13 @@ class WorkspaceState(db.Model):
     watched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     prepared: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                            server_default=sa_false())
+    # The size the person picked (None: the project's default) and the disk (GB) the workspace
+    # was created with: disk_size is immutable in the template, so a change means a new one.
+    size_name: Mapped[str | None] = mapped_column(String(40))
+    disk_size: Mapped[int | None] = mapped_column(Integer)
+    # The person confirmed a size with another disk: the worker deletes the workspace and
+    # creates it anew (portal/workspaces/provisioning.py, _replace); cleared once the old one is gone.
+    recreate_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
@@ -169,6 +209,37 @@ class WorkspaceState(db.Model):
 
     user: Mapped[User] = relationship()
     project: Mapped[Project] = relationship()
+
+    def set_stage(self, stage: Stage, error: str | None = None) -> None:
+        """Move to `stage`: on a change the stage clock restarts (the time spent in the old one
+        goes to the metrics) and what was seen of the old one is dropped; the error is kept."""
+        if self.stage != stage:
+            from portal.observability import metrics  # the metrics hook; no import cycle at load
+            metrics.stage_left(self.stage, self.stage_started_at)
+            self.stage = stage
+            self.stage_started_at = utcnow()
+            self.status_message = None
+        self.last_error = error
+
+    @property
+    def wants_running(self) -> bool:
+        return self.desired_state == DesiredState.running
+
+    def leased_elsewhere(self, now: dt.datetime | None = None) -> bool:
+        """A pass holds this row's lease (in some worker) until a time still to come."""
+        until = aware(self.lease_until)
+        return self.lease_owner is not None and until is not None and until > (now or utcnow())
+
+    def ready_is_fresh(self, now: dt.datetime | None = None) -> bool:
+        """Seen ready, with its app URL, within READY_TRUST: shown as ready without a new look."""
+        observed = aware(self.observed_at)
+        return (self.stage == Stage.ready and bool(self.app_url) and observed is not None
+                and (now or utcnow()) - observed <= READY_TRUST)
+
+    def stage_older_than(self, seconds: float, now: dt.datetime | None = None) -> bool:
+        """In the current stage for longer than `seconds` (a build past PORTAL_BUILD_TIMEOUT)."""
+        started = aware(self.stage_started_at)
+        return started is not None and ((now or utcnow()) - started).total_seconds() > seconds
 
 
 class WorkerBeat(db.Model):
@@ -183,8 +254,19 @@ class WorkerBeat(db.Model):
     info: Mapped[dict | None] = mapped_column(JSON)
 
 
+class CachedRead(db.Model):
+    """A reply of an outside system kept for a few minutes, shared by every web worker
+    (portal/groups/starters.py: the starters offered, a repository's files)."""
+
+    __tablename__ = "cached_reads"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[list | dict] = mapped_column(JSON, nullable=False)
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow)
+
+
 class Invitation(db.Model):
-    """A pending invitation of someone who has not signed in yet (portal/invitations.py)."""
+    """A pending invitation of someone who has not signed in yet (portal/groups/invitations.py)."""
 
     __tablename__ = "invitations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -238,7 +320,7 @@ class UserSecret(db.Model):
 
 
 class Offboarding(db.Model):
-    """An admin's offboarding of a person (portal/offboarding.py): progress kept for a retry.
+    """An admin's offboarding of a person (portal/people/offboarding.py): progress kept for a retry.
 
     `steps` maps each step name to {"status": pending|ok|skipped|failed, "detail", "at"};
     `groups` holds the slugs whose Gitea teams still have to lose the person.
@@ -258,3 +340,75 @@ class Offboarding(db.Model):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class IdeWait(db.Model):
+    """A person waiting for their IDE (portal/observability/ide_waits.py): since when, and the
+    worst thing the passes had to do meanwhile (first_build, start or nothing: running)."""
+
+    __tablename__ = "ide_waits"
+    __table_args__ = (UniqueConstraint("user_id", "project_id", name="uq_ide_wait_user_project"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    intent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
+
+
+class WorkspaceSize(db.Model):
+    """A named workspace size (portal/workspaces/sizes.py), seeded from PORTAL_WORKSPACE_SIZES.
+
+    `groups` lists the group slugs whose members may use it; empty: everyone.
+    """
+
+    __tablename__ = "workspace_sizes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    cpu_cores: Mapped[int] = mapped_column(Integer, nullable=False)
+    memory_gb: Mapped[int] = mapped_column(Integer, nullable=False)
+    disk_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    groups: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                             server_default=sa_false())
+
+    @property
+    def summary(self) -> str:
+        return f"{self.cpu_cores} CPU / {self.memory_gb} GB RAM / {self.disk_size} GB disk"
+
+
+class AdmissionEntry(db.Model):
+    """A place in the line for a free workspace slot (portal/workspaces/admission.py).
+
+    FIFO by id (never reused: sqlite_autoincrement); one place per person and project.
+    `admitted_at`: a place was given; `started_at`: its pass sent the start (the workspace's
+    id kept), and the place stays held until Coder's live list shows that workspace.
+    """
+
+    __tablename__ = "admission_entries"
+    __table_args__ = (UniqueConstraint("user_id", "project_id", name="uq_admission_user_project"),
+                      {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            nullable=False)
+    size_name: Mapped[str | None] = mapped_column(String(40))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                      default=utcnow)
+    admitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    coder_workspace_id: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+    project: Mapped[Project] = relationship()
+
+
+class CapacityLimits(db.Model):
+    """The running-workspace limits an admin set (one row; none: the settings' values)."""
+
+    __tablename__ = "capacity_limits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    max_running: Mapped[int | None] = mapped_column(Integer)  # None: no global limit
+    max_per_person: Mapped[int | None] = mapped_column(Integer)  # None: no personal limit
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    default=utcnow, onupdate=utcnow)

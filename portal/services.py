@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from .clients.coder import CoderClient
-from .clients.gitea import GiteaClient
-from .clients.litellm import LiteLLMClient
-from .config import Settings
-from .crypto import SecretBox
+from portal.clients.coder import CoderClient
+from portal.clients.gitea import GiteaClient
+from portal.clients.litellm import LiteLLMClient
+from portal.config import Settings
+from portal.crypto import SecretBox
 
 
 @dataclass(frozen=True)
@@ -46,5 +46,6 @@ def init_app(app: Flask) -> None:
     app.extensions["portal.services"] = build(app.config["SETTINGS"])
 
 
-def services() -> Services:
+def current_services() -> Services:
+    """The Services of the app in the current application context."""
     return current_app.extensions["portal.services"]

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages the portal needs, only those missing.
 #   scripts/system-deps.sh run    python3 venv, node + npm
-#   scripts/system-deps.sh test   the above + chromium, postgresql, shellcheck, redis-server
+#   scripts/system-deps.sh test   the above + chromium, postgresql, shellcheck, redis-server,
+#                                 cmake + g++ (the cpp starter's own build and tests)
+#   scripts/system-deps.sh ide    the above (run) + what `make ide` builds code-server with:
+#                                 g++/make (build-essential), libkrb5-dev, ripgrep
 set -euo pipefail
 mode=${1:-run}
 need=()
@@ -14,6 +17,14 @@ if [ "$mode" = test ]; then
   command -v shellcheck >/dev/null || need+=(shellcheck)
   command -v redis-server >/dev/null || need+=(redis-server)
   fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+  command -v cmake >/dev/null || need+=(cmake)
+  command -v g++ >/dev/null || need+=(g++)
+fi
+if [ "$mode" = ide ]; then
+  { command -v g++ >/dev/null && command -v make >/dev/null; } || need+=(build-essential)
+  [ -f /usr/include/gssapi/gssapi.h ] || need+=(libkrb5-dev)
+  command -v rg >/dev/null || need+=(ripgrep)
+  command -v python3 >/dev/null || need+=(python3)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${need[*]}"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from tests.fixtures.postgres import _free_port, throwaway_postgres  # noqa: F401 - re-exported
+from tests.fixtures.postgres import free_port, throwaway_postgres  # noqa: F401 - re-exported
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -171,7 +171,7 @@ class Gunicorn:
 
 def start_gunicorn(env: dict[str, str], log_dir: Path, workers: int = 2, worker_class: str = "sync",
                    threads: int = 1, extra: tuple[str, ...] = ()) -> Gunicorn:
-    port = _free_port()
+    port = free_port()
     log_path = Path(log_dir) / f"gunicorn-{port}.log"
     cmd = [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-k", worker_class,
            "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "3",

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import time
 
-from portal import provisioning
+from portal.workspaces import provisioning
 from portal.extensions import db
 from portal.models import Group, Membership, Project, Role, User
-from portal.services import services
+from portal.services import current_services
 
 
 def seed(email: str = "ada@example.com", group: str = "ml-team", project: str = "vision",
@@ -38,7 +38,7 @@ def run_until_done(user, project, role=Role.lead, timeout: float = 30.0, pause: 
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     while True:
-        status = provisioning.reconcile(services(), user, project, role)
+        status = provisioning.reconcile(current_services(), user, project, role)
         if not seen or seen[-1] != status.stage:
             seen.append(status.stage)
         if status.done or time.monotonic() > deadline:
@@ -49,15 +49,15 @@ def run_until_done(user, project, role=Role.lead, timeout: float = 30.0, pause: 
 def seed_in_flight(count: int, email: str = "ada@example.com", before_create=None) -> list:
     """`count` projects of one person whose workspaces exist in the (simulated) Coder and whose
     rows say "building": what the worker's tick observes. Inside an app context."""
-    from portal import tokens
+    from portal.people import tokens
     from portal.models import Group, Project, WorkspaceState, utcnow
-    from portal.workspace_spec import workspace_parameters
+    from portal.workspaces.workspace_spec import workspace_parameters
 
     user, first = seed(email=email)
     run_until_done(user, first)  # the person's Gitea and Coder accounts and tokens
     if before_create is not None:
         before_create()  # e.g. slow the simulated builds down
-    svc = services()
+    svc = current_services()
     as_user = svc.coder.as_user(tokens.coder_token(svc, user))
     template = svc.coder.template_by_name(svc.coder.organization_id(), svc.settings.coder_template)
     params = workspace_parameters(svc, user, first)
@@ -67,10 +67,10 @@ def seed_in_flight(count: int, email: str = "ada@example.com", before_create=Non
         project = Project(group=group, slug=f"p{i}", name=f"P{i}")
         db.session.add(project)
         db.session.flush()
-        ws = as_user.create_workspace("me", project.workspace_name, template["id"], params)
+        ws = as_user.create_workspace("me", project.workspace_name, template.id, params)
         rows.append(WorkspaceState(user_id=user.id, project_id=project.id, stage="building",
                                    desired_state="running", stage_started_at=utcnow(),
-                                   coder_workspace_id=ws["id"],
+                                   coder_workspace_id=ws.id,
                                    coder_workspace_name=project.workspace_name))
     db.session.add_all(rows)
     db.session.commit()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from portal import provisioning
+from portal.workspaces import provisioning
 from portal.clients import http
 from portal.extensions import db
 from portal.models import AuditEvent, Project, Role, User, WorkspaceState
-from portal.services import services
+from portal.services import current_services
 from tests.collab_helpers import make_group, person, post
 from tests.fixtures.app import TEST_SECRETS
 from tests.provisioning_helpers import run_until_done, seed
@@ -64,14 +64,22 @@ def test_users_search_sort_and_pages(app):
 ])
 def test_bad_parameters_are_400_with_a_message(app, query, text):
     admin = person(app, "root@example.com", admin=True)
-    for url in (f"/admin/users?{query}", ):
-        for headers in ({}, {"HX-Request": "true"}):
-            resp = admin.get(url, headers=headers)
-            assert resp.status_code == 400 and text in resp.get_data(as_text=True), url
-    for url in ("/admin/groups", "/admin/projects", "/admin/workspaces", "/admin/audit"):
-        assert admin.get(f"{url}?per=500").status_code == 400
-        assert admin.get(f"{url}?sort=id;drop").status_code == 400
-    assert admin.get("/admin/workspaces?state=exploded").status_code == 400
+    answers = {kind: admin.get(f"/admin/users?{query}", headers=headers)
+               for kind, headers in (("page", {}), ("fragment", {"HX-Request": "true"}))}
+    assert {kind: (r.status_code, text in r.get_data(as_text=True))
+            for kind, r in answers.items()} == {"page": (400, True), "fragment": (400, True)}
+
+
+def test_every_list_refuses_bad_parameters_with_a_message(app):
+    admin = person(app, "root@example.com", admin=True)
+    queries = {f"{url}?{query}": text
+               for url in ("/admin/groups", "/admin/projects", "/admin/workspaces", "/admin/audit")
+               for query, text in (("per=500", "between 1 and 100"),
+                                   ("sort=id;drop", "must be one of"))}
+    queries["/admin/workspaces?state=exploded"] = "must be one of"
+    answers = {url: admin.get(url) for url in queries}
+    assert {url: (r.status_code, queries[url] in r.get_data(as_text=True))
+            for url, r in answers.items()} == dict.fromkeys(queries, (400, True))
 
 
 def test_groups_and_projects_lists_with_counts_and_admin_acts_as_lead(app):
@@ -119,8 +127,8 @@ def test_project_delete_with_repo_and_workspaces_and_retry(stack):
     with stack.app.app_context():
         assert db.session.get(Project, pid) is None
         assert db.session.scalar(db.select(WorkspaceState)) is None
-        ws = services().coder.get_workspace_by_id(ws_id)
-        assert ws is None or ws["latest_build"]["transition"] == "delete"
+        ws = current_services().coder.get_workspace_by_id(ws_id)
+        assert ws is None or ws.latest_build.transition == "delete"
         actions = set(db.session.scalars(db.select(AuditEvent.action)))
     assert {"project.delete_failed", "project.delete", "repo.delete", "workspace.delete"} <= actions
     assert "deleted" in admin.get("/admin/projects").get_data(as_text=True)
@@ -147,7 +155,7 @@ def _wait_stopped(app, ws_id: str, timeout: float = 15.0) -> None:
     from portal.clients.coder import readiness
     deadline = time.monotonic() + timeout
     with app.app_context():
-        while readiness(services().coder.get_workspace_by_id(ws_id)).stage != "stopped":
+        while readiness(current_services().coder.get_workspace_by_id(ws_id)).stage != "stopped":
             assert time.monotonic() < deadline, "the stop build never finished"
             time.sleep(0.05)
 
@@ -179,8 +187,8 @@ def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack):
     with stack.app.app_context():
         state = db.session.scalar(db.select(WorkspaceState).where(WorkspaceState.user_id == uid))
         assert state.desired_state == "stopped"
-        ws = services().coder.get_workspace_by_id(state.coder_workspace_id)
-        assert ws["latest_build"]["transition"] == "stop"
+        ws = current_services().coder.get_workspace_by_id(state.coder_workspace_id)
+        assert ws.latest_build.transition == "stop"
     confirm = admin.get(f"/admin/workspaces/{uid}/{pid}/delete")
     assert confirm.status_code == 200 and "loses the files" in confirm.get_data(as_text=True)
     assert post(admin, f"/admin/workspaces/{uid}/{pid}/delete").status_code == 400  # unconfirmed
@@ -215,6 +223,23 @@ def test_system_page_masks_every_secret_and_refreshes(stack):
     assert frag.lstrip().startswith("{#") is False and "<html" not in frag and 'id="doctor"' in frag
     index = admin.get("/admin/").get_data(as_text=True)
     assert 'data-testid="count-users"' in index and 'data-testid="admin-nav"' in index
+
+
+def test_system_page_shows_the_versions_the_worker_read_with_their_age(stack):
+    from portal.workspaces import platform
+    admin = person(stack.app, "root@example.com", admin=True)
+
+    def versions() -> str:
+        page = admin.get("/admin/system").get_data(as_text=True)
+        return page.split('data-testid="versions"', 1)[1].split("</dl>", 1)[0]
+
+    assert versions().count("not read yet") == 2        # Coder and Gitea, before any worker
+    stack.gitea.sim.set_faults(down=True)               # Gitea answers 502
+    with stack.app.app_context():
+        platform.read(current_services())               # the worker's housekeeping
+    shown = versions()
+    assert "v2.99.0-devstack (read by the worker" in shown and " s ago)" in shown
+    assert "unavailable (" in shown.split("<dt>Gitea</dt>", 1)[1]  # why, instead of a version
 
 
 def test_pagination_and_search_with_1000_people(app):

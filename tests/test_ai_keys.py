@@ -3,13 +3,14 @@ import hashlib
 
 import pytest
 
-from portal import ai_keys, github_tokens, provisioning, workspace_actions
+from portal.people import ai_keys, github_tokens
+from portal.workspaces import provisioning, workspace_actions
 from portal.clients.http import ServiceUnavailable, Unauthorized
 from portal.clients.litellm import LiteLLMClient
 from portal.config import ConfigError, Settings
 from portal.extensions import db
 from portal.models import AuditEvent, Role, UserSecret
-from portal.services import services
+from portal.services import current_services
 from tests.provisioning_helpers import run_until_done, seed
 from tests.test_github_token import CLASSIC, OTHER
 
@@ -98,11 +99,11 @@ def test_settings_defaults_and_validation():
 
 def test_litellm_is_off_by_default(stack):
     with stack.app.app_context():
-        assert services().litellm is None
+        assert current_services().litellm is None
         user, project = seed()
         status, _ = run_until_done(user, project)
         assert status.ready and not status.warnings
-        assert ai_keys.key_spend(services(), user) is None
+        assert ai_keys.key_spend(current_services(), user) is None
     (params,) = sent_parameters(stack.coder)
     assert params["ai_gateway_key"] == "" and params["github_token"] == ""
     assert "ai_model" not in params  # the template's default applies
@@ -113,7 +114,7 @@ def test_ensure_stores_encrypted_with_settings_and_reuses(ai_stack):
     sim = ai_stack.litellm.sim
     with ai_stack.app.app_context():
         user, _ = seed()
-        key = ai_keys.ensure_ai_key(services(), user)
+        key = ai_keys.ensure_ai_key(current_services(), user)
         assert key and sim.is_live(key)
         (stored,) = sim.keys_of(user.username)
         assert stored.rpm_limit == 60 and stored.max_budget == 25.0
@@ -121,12 +122,12 @@ def test_ensure_stores_encrypted_with_settings_and_reuses(ai_stack):
         row = db.session.scalar(db.select(UserSecret).where(UserSecret.kind == "litellm_key"))
         assert key not in row.value and row.key_id == hashlib.sha256(key.encode()).hexdigest()
         assert row.hint == key[-4:]
-        assert ai_keys.ensure_ai_key(services(), user) == key  # reused
+        assert ai_keys.ensure_ai_key(current_services(), user) == key  # reused
         assert len(sim.keys_of(user.username)) == 1
         assert "ai_key.mint" in set(db.session.scalars(db.select(AuditEvent.action)))
         # deleted behind the portal's back (the gateway's UI): minted anew
         ai_stack.litellm.client().delete_keys([row.key_id])
-        again = ai_keys.ensure_ai_key(services(), user)
+        again = ai_keys.ensure_ai_key(current_services(), user)
         assert again != key and sim.is_live(again)
 
 
@@ -134,39 +135,39 @@ def test_revoke_deletes_the_key_in_litellm(ai_stack):
     sim = ai_stack.litellm.sim
     with ai_stack.app.app_context():
         user, _ = seed()
-        key = ai_keys.ensure_ai_key(services(), user)
-        assert ai_keys.revoke_ai_key(services(), user) is True
+        key = ai_keys.ensure_ai_key(current_services(), user)
+        assert ai_keys.revoke_ai_key(current_services(), user) is True
         assert not sim.is_live(key) and sim.keys_of(user.username) == []
         assert len(sim.deleted) == 1
         assert db.session.scalar(db.select(UserSecret).where(UserSecret.kind == "litellm_key")) is None
-        assert ai_keys.revoke_ai_key(services(), user) is False
+        assert ai_keys.revoke_ai_key(current_services(), user) is False
         assert "ai_key.revoke" in set(db.session.scalars(db.select(AuditEvent.action)))
 
 
 def test_revoke_when_litellm_is_down_keeps_the_row_for_a_retry(ai_stack):
     with ai_stack.app.app_context():
         user, _ = seed()
-        key = ai_keys.ensure_ai_key(services(), user)
+        key = ai_keys.ensure_ai_key(current_services(), user)
         ai_stack.litellm.sim.set_faults(down=True)
         with pytest.raises(ServiceUnavailable):
-            ai_keys.revoke_ai_key(services(), user)
+            ai_keys.revoke_ai_key(current_services(), user)
         assert ai_keys.has_key(user)
         ai_stack.litellm.sim.reset_faults()
-        assert ai_keys.revoke_ai_key(services(), user) is True
+        assert ai_keys.revoke_ai_key(current_services(), user) is True
         assert not ai_stack.litellm.sim.is_live(key)
 
 
 def test_key_spend_for_the_admin_users_page(ai_stack):
     with ai_stack.app.app_context():
         user, _ = seed()
-        assert ai_keys.key_spend(services(), user) is None  # no key yet
-        ai_keys.ensure_ai_key(services(), user)
+        assert ai_keys.key_spend(current_services(), user) is None  # no key yet
+        ai_keys.ensure_ai_key(current_services(), user)
         ai_stack.litellm.sim.add_spend(user.username, 3.5)
-        spend = ai_keys.key_spend(services(), user)
+        spend = ai_keys.key_spend(current_services(), user)
         assert spend.spend == pytest.approx(3.5) and spend.max_budget == 25.0
         assert spend.text == "3.50 of 25.00"
         ai_stack.litellm.sim.set_faults(down=True)
-        down = ai_keys.key_spend(services(), user)
+        down = ai_keys.key_spend(current_services(), user)
         assert down.spend is None and down.text == "unknown" and "not reachable" in down.error
 
 
@@ -174,10 +175,10 @@ def test_key_spend_for_the_admin_users_page(ai_stack):
 def test_workspace_parameters_carry_key_model_and_github_token(ai_stack):
     with ai_stack.app.app_context():
         user, project = seed()
-        github_tokens.store(services(), user, CLASSIC)
+        github_tokens.store(current_services(), user, CLASSIC)
         status, _ = run_until_done(user, project)
         assert status.ready and not status.warnings, status
-        key = ai_keys.ensure_ai_key(services(), user)
+        key = ai_keys.ensure_ai_key(current_services(), user)
     (params,) = sent_parameters(ai_stack.coder)
     assert params["ai_gateway_key"] == key and params["github_token"] == CLASSIC
     assert params["ai_model"] == "qwen2.5-coder-7b"
@@ -187,17 +188,17 @@ def test_workspace_parameters_carry_key_model_and_github_token(ai_stack):
 def test_changed_token_takes_effect_at_the_next_start(ai_stack):
     with ai_stack.app.app_context():
         user, project = seed()
-        github_tokens.store(services(), user, CLASSIC)
+        github_tokens.store(current_services(), user, CLASSIC)
         assert run_until_done(user, project)[0].ready
-        github_tokens.store(services(), user, OTHER)
-        workspace_actions.set_running(services(), user, project, running=False)
+        github_tokens.store(current_services(), user, OTHER)
+        workspace_actions.set_running(current_services(), user, project, running=False)
         run_until_done(user, project, timeout=1.0)
         provisioning.want_running(user, project)
         assert run_until_done(user, project)[0].ready
         github_tokens.delete(user)
-        workspace_actions.set_running(services(), user, project, running=False)
+        workspace_actions.set_running(current_services(), user, project, running=False)
         run_until_done(user, project, timeout=1.0)
-        workspace_actions.set_running(services(), user, project, running=True)  # the Overview's Start
+        workspace_actions.set_running(current_services(), user, project, running=True)  # the Overview's Start
         assert run_until_done(user, project)[0].ready
     starts = sent_parameters(ai_stack.coder, "start")
     assert [p["github_token"] for p in starts] == [OTHER, ""]
@@ -214,7 +215,7 @@ def test_litellm_down_workspace_still_provisions_with_a_warning(ai_stack, fault)
         assert ai_keys.UNAVAILABLE in status.warnings
         assert not ai_keys.has_key(user)
         # every later poll still says so, whichever worker serves it
-        assert ai_keys.UNAVAILABLE in provisioning.reconcile(services(), user, project, Role.lead).warnings
+        assert ai_keys.UNAVAILABLE in provisioning.reconcile(current_services(), user, project, Role.lead).warnings
     (params,) = sent_parameters(ai_stack.coder)
     assert params["ai_gateway_key"] == ""
 
@@ -233,7 +234,7 @@ def test_key_arrives_at_next_start_once_litellm_is_back(ai_stack):
         user, project = seed()
         assert run_until_done(user, project)[0].ready
         ai_stack.litellm.sim.reset_faults()
-        workspace_actions.set_running(services(), user, project, running=False)
+        workspace_actions.set_running(current_services(), user, project, running=False)
         run_until_done(user, project, timeout=1.0)
         provisioning.want_running(user, project)
         status, _ = run_until_done(user, project)
@@ -251,7 +252,7 @@ def test_code_tab_says_ai_is_unavailable_and_when_changes_apply(ai_stack, start_
     client = ai_stack.app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada")
     _, pid = create_project(client)
-    page = client.get(f"/projects/{pid}/code").get_data(as_text=True)
+    page = client.get(f"/projects/{pid}").get_data(as_text=True)  # the Overview, not the IDE
     assert 'data-testid="next-start-notice"' in page and "next time your workspace starts" in page
     body, stages = open_code(client, pid)
     assert stages[-1] == "ready" and ai_keys.UNAVAILABLE in body

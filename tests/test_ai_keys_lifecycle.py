@@ -9,10 +9,10 @@ answers as either by its `version` knob; every exchange is contract-checked.
 import pytest
 import requests
 
-from portal import ai_keys
+from portal.people import ai_keys
 from portal.extensions import db
 from portal.models import AuditEvent, UserSecret
-from portal.services import services
+from portal.services import current_services
 from tests.provisioning_helpers import seed
 
 VERSIONS = ["1.77.7", "1.110.0"]
@@ -43,9 +43,9 @@ def test_key_deleted_in_the_gateway_is_replaced_not_sent(ai_stack, version):
     sim.set_faults(version=version)
     with ai_stack.app.app_context():
         user, _ = seed()
-        key = ai_keys.ensure_ai_key(services(), user)
+        key = ai_keys.ensure_ai_key(current_services(), user)
         ai_stack.litellm.client().delete_keys([stored_row().key_id])  # the gateway's UI
-        sent, warning = ai_keys.key_for_workspace(services(), user)
+        sent, warning = ai_keys.key_for_workspace(current_services(), user)
         assert sent != key and sim.is_live(sent) and warning is None
         assert [k.key_alias for k in sim.keys_of(user.username)] == [ai_keys.alias_of(user)]
 
@@ -55,9 +55,9 @@ def test_revoking_a_key_the_gateway_already_deleted_counts_as_done(ai_stack, ver
     ai_stack.litellm.sim.set_faults(version=version)
     with ai_stack.app.app_context():
         user, _ = seed()
-        ai_keys.ensure_ai_key(services(), user)
+        ai_keys.ensure_ai_key(current_services(), user)
         ai_stack.litellm.client().delete_keys([stored_row().key_id])
-        assert ai_keys.revoke_ai_key(services(), user) is True
+        assert ai_keys.revoke_ai_key(current_services(), user) is True
         assert stored_row() is None
         assert "ai_key.revoke" in set(db.session.scalars(db.select(AuditEvent.action)))
 
@@ -66,11 +66,11 @@ def test_blocked_key_is_neither_sent_nor_replaced(ai_stack):
     sim = ai_stack.litellm.sim
     with ai_stack.app.app_context():
         user, _ = seed()
-        key = ai_keys.ensure_ai_key(services(), user)
+        key = ai_keys.ensure_ai_key(current_services(), user)
         sim.block(key)
-        assert ai_keys.key_for_workspace(services(), user) == ("", ai_keys.BLOCKED)
+        assert ai_keys.key_for_workspace(current_services(), user) == ("", ai_keys.BLOCKED)
         assert len(sim.keys_of(user.username)) == 1 and stored_row() is not None
-        spend = ai_keys.key_spend(services(), user)
+        spend = ai_keys.key_spend(current_services(), user)
         assert spend.error == "The key is blocked in the gateway."
 
 
@@ -78,9 +78,9 @@ def test_expired_key_is_replaced_and_its_alias_freed(ai_stack):
     sim = ai_stack.litellm.sim
     with ai_stack.app.app_context():
         user, _ = seed()
-        key = ai_keys.ensure_ai_key(services(), user)
+        key = ai_keys.ensure_ai_key(current_services(), user)
         sim.expire(key)  # the row stays in the proxy, under the person's alias
-        again = ai_keys.ensure_ai_key(services(), user)
+        again = ai_keys.ensure_ai_key(current_services(), user)
         assert again != key and not sim.is_live(key)
         assert [k.secret for k in sim.keys_of(user.username)] == [again]
 
@@ -94,11 +94,11 @@ def test_a_key_whose_mint_reply_was_lost_is_revoked_before_minting(ai_stack, ver
     with ai_stack.app.app_context():
         user, _ = seed()
         lost = ai_stack.litellm.client().generate_key(user.username, key_alias=ai_keys.alias_of(user))
-        key = ai_keys.ensure_ai_key(services(), user)
+        key = ai_keys.ensure_ai_key(current_services(), user)
         assert key != lost.key and sim.is_live(key) and not sim.is_live(lost.key)
         assert len(sim.keys_of(user.username)) == 1
         assert "ai_key.revoke_stray" in set(db.session.scalars(db.select(AuditEvent.action)))
-        assert ai_keys.ensure_ai_key(services(), user) == key  # and nothing more is minted
+        assert ai_keys.ensure_ai_key(current_services(), user) == key  # and nothing more is minted
         assert len(sim.keys_of(user.username)) == 1
 
 
@@ -107,9 +107,9 @@ def test_offboarding_revokes_a_stray_key_even_without_a_stored_one(ai_stack):
     with ai_stack.app.app_context():
         user, _ = seed()
         lost = ai_stack.litellm.client().generate_key(user.username, key_alias=ai_keys.alias_of(user))
-        assert ai_keys.revoke_ai_key(services(), user) is True
+        assert ai_keys.revoke_ai_key(current_services(), user) is True
         assert not sim.is_live(lost.key) and sim.keys_of(user.username) == []
-        assert ai_keys.revoke_ai_key(services(), user) is False
+        assert ai_keys.revoke_ai_key(current_services(), user) is False
 
 
 def test_alias_lookup_touches_only_that_persons_alias(litellm_sim):

@@ -3,7 +3,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from portal.auth import safe_next
+from portal.web.auth import safe_next
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from tests.fixtures.app import csrf_from, dev_sign_in
@@ -165,19 +165,30 @@ def test_dev_sign_in_refused_without_portal_dev(make_app, fake_idp):
     app = make_app(PORTAL_DEV="0", OIDC_ISSUER=fake_idp.issuer, OIDC_CLIENT_ID="portal",
                    OIDC_CLIENT_SECRET="x")
     client = app.test_client()
-    assert client.get("/auth/dev").status_code == 404
+    resp = client.get("/auth/dev")
+    assert resp.status_code == 404 and "Pick someone who signed in" not in resp.get_data(as_text=True)
     assert client.post("/auth/dev", data={"email": "x@example.com"}).status_code in (400, 404)
+    assert client.get("/").status_code == 302  # nobody signed in
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(User.id))) == 0
+
+
+DEV_FORM = "Pick someone who signed in"
 
 
 def test_dev_sign_in_refused_off_loopback(make_app):
-    app = make_app(PORTAL_BIND_HOST="0.0.0.0")
-    assert app.test_client().get("/auth/dev").status_code == 404
-    app = make_app()
-    client = app.test_client()
-    assert client.get("/auth/dev", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 404
-    assert client.get("/auth/dev", base_url="http://portal.example.com").status_code == 404
-    assert client.get("/auth/dev").status_code == 200
-    assert client.get("/auth/dev", base_url="http://portal.localhost:5000").status_code == 200
+    def seen(client, **where):
+        resp = client.get("/auth/dev", **where)
+        return resp.status_code, DEV_FORM in resp.get_data(as_text=True)
+
+    assert seen(make_app(PORTAL_BIND_HOST="0.0.0.0").test_client()) == (404, False)
+    client = make_app().test_client()
+    assert {"off loopback": seen(client, environ_base={"REMOTE_ADDR": "10.1.2.3"}),
+            "other host": seen(client, base_url="http://portal.example.com"),
+            "loopback": seen(client),
+            "localhost name": seen(client, base_url="http://portal.localhost:5000")} == {
+        "off loopback": (404, False), "other host": (404, False),
+        "loopback": (200, True), "localhost name": (200, True)}
 
 
 def test_dev_sign_in_validates_fields(client):
@@ -196,9 +207,11 @@ def test_htmx_request_with_expired_session_gets_hx_redirect(client):
 
 
 def test_pages_need_sign_in_but_health_does_not(client):
-    assert client.get("/").status_code == 302
-    assert client.get("/admin/").status_code == 302
-    assert client.get("/healthz").status_code == 200
+    answers = {path: client.get(path) for path in ("/", "/admin/")}
+    assert {path: (r.status_code, r.location.split("?")[0]) for path, r in answers.items()} == \
+        {"/": (302, "/auth/login"), "/admin/": (302, "/auth/login")}
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.get_json() == {"status": "ok"}
 
 
 def test_admin_pages_are_403_for_non_admins(client, sign_in):

@@ -46,6 +46,7 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("static", "GET"): everyone(200),
     ("health.healthz", "GET"): everyone(200),
     ("health.readyz", "GET"): everyone(503),            # Coder and Gitea are unreachable here
+    ("observability.metrics", "GET"): everyone(200),    # from loopback (test_observability.py)
     ("auth.login", "GET"): signed_in(302, anonymous=200),  # signed in: on to the dashboard
     ("auth.oidc_start", "GET"): everyone(404),          # no OIDC issuer configured (dev)
     ("auth.callback", "GET"): everyone(404),
@@ -72,6 +73,11 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("admin.workspace_action", "POST"): ADMIN_ONLY(404),
     ("admin.audit", "GET"): ADMIN_ONLY(200),
     ("admin.audit_csv", "GET"): ADMIN_ONLY(200),
+    ("admin.capacity", "GET"): ADMIN_ONLY(200),
+    ("admin.capacity_limits", "POST"): ADMIN_ONLY(303),
+    ("admin.capacity_stop", "POST"): ADMIN_ONLY(503),         # Coder is unreachable here
+    ("admin.capacity_size_save", "POST"): ADMIN_ONLY(400),    # sent without the size's values
+    ("admin.capacity_size_delete", "POST"): ADMIN_ONLY(400),  # no such size
     ("settings.index", "GET"): signed_in(200),
     ("settings.save_github_token", "POST"): signed_in(400),   # sent without a token
     ("settings.delete_github_token", "POST"): signed_in(303),
@@ -91,6 +97,9 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("code.retry", "POST"): MEMBERS_SEE,
     ("code.keepalive", "POST"): row(LOGIN, 404, 204, 204, 204, 204),
     ("code.workspace_action", "POST"): MEMBERS_ACT,
+    ("sizes.choose", "POST"): row(LOGIN, 404, 400, 400, 400, 400),          # sent without a size
+    ("sizes.project_default", "POST"): row(LOGIN, 404, 403, 403, 400, 400),  # likewise
+    ("sizes.make_room", "POST"): MEMBERS_ACT,
     ("members.index", "GET"): MEMBERS_SEE,
     ("members.invite", "POST"): LEADS_ONLY,
     ("members.set_role", "POST"): LEADS_ONLY,
@@ -157,7 +166,8 @@ def reseed(app, ids) -> int:
 
 def url_for_rule(rule, ids, invitation_id) -> str:
     values = {"slug": ids["slug"], "project_id": ids["project_id"], "user_id": ids["user_id"],
-              "invitation_id": invitation_id, "action": "stop", "filename": "css/portal.css"}
+              "invitation_id": invitation_id, "action": "stop", "filename": "css/portal.css",
+              "workspace_id": "0a1b2c3d-0000-4000-8000-000000000000", "name": "nosuch"}
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.endpoint}: the matrix has no value for {missing}; add one"
     return rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]

@@ -42,6 +42,18 @@ def open_code(client, project_id, timeout=20.0):
     return body, stages
 
 
+def stop_and_wait(client, coder, project_id: int, timeout: float = 10.0) -> None:
+    """Stop from the Overview (an intent), then wait until the worker has sent the stop build."""
+    builds = coder.sim.count("/builds", "POST")
+    resp = client.post(f"/projects/{project_id}/workspace/stop",
+                       data={"csrf_token": csrf(client, f"/projects/{project_id}")})
+    assert resp.status_code == 303
+    deadline = time.monotonic() + timeout
+    while coder.sim.count("/builds", "POST") <= builds and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert coder.sim.count("/builds", "POST") > builds, "the worker sent no stop build"
+
+
 @pytest.fixture
 def signed_in(stack, worker):
     client = stack.app.test_client()
@@ -81,10 +93,13 @@ def test_non_member_gets_404(stack, signed_in):
     _, pid = create_project(signed_in)
     other = stack.app.test_client()
     dev_sign_in(other, "eve@example.com")
-    assert other.get(f"/projects/{pid}").status_code == 404
+    page = other.get(f"/projects/{pid}")
+    assert page.status_code == 404 and "Cat Detector" not in page.get_data(as_text=True)
     assert other.get(f"/projects/{pid}/code").status_code == 404
     headers = {"X-CSRFToken": csrf(other)}
     assert other.post(f"/projects/{pid}/code/open", headers=headers).status_code == 404
+    with stack.app.app_context():  # the refused open recorded no intent to run a workspace
+        assert db.session.scalars(db.select(WorkspaceState)).all() == []
 
 
 def test_failure_shows_reason_and_retry_recovers(stack, signed_in):
@@ -140,9 +155,9 @@ def test_keepalive_extends_the_deadline(stack, signed_in):
     assert signed_in.post(f"/projects/{pid}/code/keepalive", headers=headers).status_code == 204
     assert stack.coder.sim.count("/extend", "PUT") == 0  # recorded only: the worker extends
     with stack.app.app_context():
-        from portal.services import services
+        from portal.services import current_services
         from portal.workspaces import housekeeping
-        assert housekeeping.keep_alive(services()) == 1
+        assert housekeeping.keep_alive(current_services()) == 1
     assert stack.coder.sim.count("/extend", "PUT") == 1
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
 from portal.devstack.coder_apps import SIGNED_APP_TOKEN_COOKIE, cookie_name
@@ -165,10 +166,15 @@ def test_revoke_tokens_over_http(coder_sim):
     token, _host, _ws = _ready_workspace(coder_sim)
     requests.post(coder_sim.url + "/__sim/faults", json={"revoke_tokens": "alice"},
                   timeout=TIMEOUT)
-    assert api(coder_sim, "GET", "/users/me", token).status_code == 401
-    assert admin(coder_sim, "GET", "/users/me").status_code == 200
+    refused = api(coder_sim, "GET", "/users/me", token)
+    assert refused.status_code == 401 and refused.json()["detail"] == "API key is invalid."
+    still = admin(coder_sim, "GET", "/users/me")   # only alice's tokens were revoked
+    assert still.status_code == 200 and still.json()["username"] == "admin"
 
 
-def test_workspace_search_query_errors(coder_sim):
-    assert admin(coder_sim, "GET", "/workspaces", params={"q": "owner:"}).status_code == 400
-    assert admin(coder_sim, "GET", "/workspaces", params={"q": "colour:red"}).status_code == 400
+@pytest.mark.parametrize("query, field", [("owner:", "q"), ("colour:red", "colour")])
+def test_workspace_search_query_errors(coder_sim, query, field):
+    reply = admin(coder_sim, "GET", "/workspaces", params={"q": query})
+    assert reply.status_code == 400
+    assert reply.json()["message"] == "Invalid workspace search query."
+    assert [v["field"] for v in reply.json()["validations"]] == [field]

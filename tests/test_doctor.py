@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from portal.doctor import Check, format_table, run_checks
+from portal.ops.doctor import Check, format_table, run_checks
 from tests.fixtures.app import TEST_SECRETS
 from tests.fixtures.devstack import stack_env
 
@@ -234,7 +234,7 @@ def test_gitea_down_and_coder_failing_are_told_apart(stack):
 
 
 def test_doctor_checks_the_portal_url(make_app):
-    from portal.doctor import settings_row
+    from portal.ops.doctor import settings_row
     settings = make_app(PORTAL_DEV="0", OIDC_ISSUER="https://idp.example.com/", OIDC_CLIENT_ID="p",
                         OIDC_CLIENT_SECRET="s", PORTAL_URL="http://portal.example.com",
                         upgrade=False).config["SETTINGS"]

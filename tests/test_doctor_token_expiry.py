@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from portal import coder_token_expiry as expiry
+from portal.ops import coder_token_expiry as expiry
 from tests.test_doctor import doctor, rows
 
 DAY = 86400

@@ -1,6 +1,6 @@
 """Fuzzing every form field and URL parameter (hypothesis): a 4xx with a message or an
 acceptable 200/302/303, never a 500, and never a stored group or project short name that
-portal.names refuses; on SQLite and on PostgreSQL. One app per test (no outbound service is reachable: the portal must
+portal.groups.names refuses; on SQLite and on PostgreSQL. One app per test (no outbound service is reachable: the portal must
 cope with that too); examples are bounded so the suite stays fast.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from portal.extensions import db
 from portal.models import Group, Membership, Project, Role, User
-from portal.names import validate_group_slug, validate_project_slug
+from portal.groups.names import validate_group_slug, validate_project_slug
 from tests.faults import RunningIdp
 from tests.fixtures.app import CSRF_RE, dev_sign_in
 

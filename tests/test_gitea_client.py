@@ -99,7 +99,9 @@ def test_user_created_without_must_change_password_false_cannot_use_tokens(gitea
                  json={"username": "dave", "email": "dave@example.org", "password": "x" * 20})
     assert reply.status_code == 201
     minted = gitea_sim.client().create_user_token("dave")
-    assert _raw(gitea_sim, "GET", "/api/v1/user", minted.secret).status_code == 403
+    refused = _raw(gitea_sim, "GET", "/api/v1/user", minted.secret)
+    assert refused.status_code == 403
+    assert refused.json()["message"].startswith("You must change your password.")
 
 
 # -- organisations and teams ---------------------------------------------------------------
@@ -233,7 +235,7 @@ def test_concurrent_repo_creates_make_one_repo(gitea_sim, monkeypatch, serialise
     _group(first)
     gitea_sim.sim.set_faults(repo_create_seconds=0.3)
     if not serialised:
-        monkeypatch.setattr(gitea_module, "_name_lock", _no_lock)
+        monkeypatch.setattr(gitea_module, "name_lock", _no_lock)
     results, errors = [], []
     barrier = threading.Barrier(2)
 

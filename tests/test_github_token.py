@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from portal import github_tokens
+from portal.people import github_tokens
 from portal.extensions import db
 from portal.models import AuditEvent, User, UserSecret
 from tests.fixtures.app import CSRF_RE
@@ -106,5 +106,5 @@ def test_each_person_sees_only_their_own(app, client, sign_in):
     assert "No token set." in page and CLASSIC[-4:] not in page
     with app.app_context():
         ada = db.session.scalar(db.select(User).where(User.email == "ada@example.com"))
-        from portal.services import services
-        assert github_tokens.value(services(), ada) == CLASSIC
+        from portal.services import current_services
+        assert github_tokens.value(current_services(), ada) == CLASSIC

@@ -5,7 +5,7 @@ evaluated here the way Authentik evaluates a property mapping: the expression is
 body of a function whose `request.user` is the signing-in user
 (authentik/lib/expression/evaluator.py, wrap_expression; Authentik 2025.10). Its claims
 then go through a real OIDC sign-in (tests/fixtures/oidc.py's issuer) and the portal's
-invitation matching (portal/invitations.py).
+invitation matching (portal/groups/invitations.py).
 """
 import sys
 import textwrap

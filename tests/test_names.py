@@ -1,4 +1,4 @@
-"""portal.names: any input gives a name both Gitea and Coder accept, stable and collision-safe."""
+"""portal.groups.names: any input gives a name both Gitea and Coder accept, stable and collision-safe."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.names import (CODER_MAX, RESERVED_NAMES, is_valid_coder_name, is_valid_gitea_name,
+from portal.groups.names import (CODER_MAX, RESERVED_NAMES, is_valid_coder_name, is_valid_gitea_name,
                           is_valid_name, short_hash, slugify, unique_name, username_from,
                           validate_group_slug, validate_project_slug)
 

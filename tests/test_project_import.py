@@ -1,13 +1,13 @@
 """A project created from an existing repository: Gitea's migrate API, with the GitHub token."""
 import pytest
 
-from portal import github_tokens
+from portal.people import github_tokens
 from portal.clients.http import BadRequest
 from portal.devstack.gitea_migrate import source_key
 from portal.extensions import db
 from portal.models import Project
-from portal.services import services
-from portal.source_urls import check_source_url
+from portal.services import current_services
+from portal.groups.source_urls import check_source_url
 from tests.provisioning_helpers import run_until_done, seed
 from tests.test_code_tab import csrf, open_code
 from tests.test_github_token import CLASSIC
@@ -85,7 +85,7 @@ def test_private_github_source_uses_the_creators_token(stack):
         user, project = seed()
         project.source_url, project.created_by_id = PRIVATE, user.id
         db.session.commit()
-        github_tokens.store(services(), user, CLASSIC)
+        github_tokens.store(current_services(), user, CLASSIC)
         status, _ = run_until_done(user, project)
         assert status.ready, status
     (exchange,) = _gitea_migrations(stack.gitea)
@@ -103,8 +103,8 @@ def test_private_source_without_token_fails_with_a_hint_and_retry_works(stack):
         status, _ = run_until_done(user, project)
         assert status.failed
         assert "could not import" in status.message and "GitHub token in Settings" in status.message
-        github_tokens.store(services(), user, CLASSIC)
-        from portal import provisioning
+        github_tokens.store(current_services(), user, CLASSIC)
+        from portal.workspaces import provisioning
         provisioning.want_running(user, project, retry=True)
         status, _ = run_until_done(user, project)
         assert status.ready, status
@@ -118,7 +118,7 @@ def test_another_members_token_is_not_used(stack):
         project.source_url, project.created_by_id = PRIVATE, creator.id
         db.session.commit()
         other, _ = seed("bob@example.com")
-        github_tokens.store(services(), other, CLASSIC)
+        github_tokens.store(current_services(), other, CLASSIC)
         status, _ = run_until_done(other, project)
         assert status.failed
     assert all("auth_token" not in e.body for e in _gitea_migrations(stack.gitea))

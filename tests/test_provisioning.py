@@ -4,10 +4,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from portal import provisioning, tokens, workspace_actions
+from portal.workspaces import provisioning, workspace_actions
+from portal.people import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, Role, UserSecret, WorkspaceState
-from portal.services import services
+from portal.services import current_services
 from tests.provisioning_helpers import run_until_done, seed
 
 
@@ -35,7 +36,7 @@ def test_reopen_of_running_workspace_reuses_everything(stack):
         run_until_done(user, project)
         before = len(stack.coder.sim.requests)
         gitea_before = len(stack.gitea.exchanges)
-        status = provisioning.reconcile(services(), user, project, Role.lead)
+        status = provisioning.reconcile(current_services(), user, project, Role.lead)
         assert status.ready
         assert len(stack.gitea.exchanges) == gitea_before  # Gitea untouched on re-open
         assert len(stack.coder.sim.requests) - before <= 2  # status + hand-off
@@ -50,7 +51,7 @@ def test_failed_build_shows_reason_and_retry_succeeds(stack):
         assert status.failed and "docker daemon unreachable" in status.message
         # while failed, polls make no calls
         before = len(stack.coder.sim.requests)
-        assert provisioning.reconcile(services(), user, project, Role.lead).failed
+        assert provisioning.reconcile(current_services(), user, project, Role.lead).failed
         assert len(stack.coder.sim.requests) == before
         provisioning.want_running(user, project, retry=True)
         status, _ = run_until_done(user, project)
@@ -61,7 +62,7 @@ def test_stopped_workspace_starts_again_when_opened(stack):
     with stack.app.app_context():
         user, project = seed()
         run_until_done(user, project)
-        workspace_actions.set_running(services(), user, project, running=False)
+        workspace_actions.set_running(current_services(), user, project, running=False)
         status, _ = run_until_done(user, project, timeout=0.5)
         assert status.stopped or not status.ready
         provisioning.want_running(user, project)
@@ -73,9 +74,9 @@ def test_stopped_workspace_starts_again_when_opened(stack):
 def test_coder_down_is_transient_and_resumes(stack):
     with stack.app.app_context():
         user, project = seed()
-        assert provisioning.reconcile(services(), user, project, Role.lead).stage == "account"
+        assert provisioning.reconcile(current_services(), user, project, Role.lead).stage == "account"
         stack.coder.sim.set_faults(status_override={"status": 503})
-        status = provisioning.reconcile(services(), user, project, Role.lead)
+        status = provisioning.reconcile(current_services(), user, project, Role.lead)
         assert status.transient and not status.failed
         assert "not reachable" in status.message and "Retrying automatically" in status.message
         stack.coder.sim.reset_faults()
@@ -101,7 +102,7 @@ def test_token_rotates_before_expiry_and_old_one_is_deleted(stack):
         old_key, old_value = row.key_id, row.value
         row.expires_at = provisioning.utcnow() + dt.timedelta(minutes=5)
         db.session.commit()
-        new = tokens.coder_token(services(), user)
+        new = tokens.coder_token(current_services(), user)
         db.session.refresh(row)
         assert row.key_id != old_key and row.value != old_value and new not in row.value
         assert stack.coder.sim.count("/keys/tokens", "POST") == 2
@@ -118,7 +119,7 @@ def test_stage_timeout_fails_with_retry(stack, make_stack_app):
         state = db.session.scalar(db.select(WorkspaceState))
         state.stage_started_at = provisioning.utcnow() - __import__("datetime").timedelta(seconds=30)
         db.session.commit()
-        status = provisioning.reconcile(services(), user, project, Role.lead)
+        status = provisioning.reconcile(current_services(), user, project, Role.lead)
         assert status.failed and "did not become ready within 10 s" in status.message
 
 
@@ -183,11 +184,11 @@ def test_interrupted_provisioning_completes_after_restart(stack, make_stack_app,
 
 def test_replaced_template_is_looked_up_again(stack):
     """A template pushed anew gets a new id: the cached one must not fail the next create."""
-    from portal.workspace_spec import _TEMPLATE_CACHE
+    from portal.workspaces.workspace_spec import TEMPLATE_IDS
     with stack.app.app_context():
         user, project = seed()
-        settings = services().settings
-        _TEMPLATE_CACHE[(settings.coder_url, settings.coder_template)] = (
+        settings = current_services().settings
+        TEMPLATE_IDS[(settings.coder_url, settings.coder_template)] = (
             __import__("time").monotonic(), "00000000-0000-0000-0000-000000000000")
         status, _ = run_until_done(user, project)
         assert status.ready, status

@@ -7,10 +7,12 @@ and a fake OIDC provider (sign-in, dashboard, group and project, Code tab to the
 invite and role change, settings, admin pages, error pages under faults, `flask portal
 doctor`, a few requests through a real HTTP server for werkzeug's access log). Then every
 response body and header, every log record (DEBUG, all loggers), every requested URL and
-the raw SQLite database (file bytes and every column) are searched for each value.
+the raw SQLite database (file bytes and every column) are searched for each value; the JSON
+log lines and GET /metrics are also searched for the people's email addresses.
 """
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sqlite3
@@ -18,12 +20,12 @@ import sqlite3
 import pytest
 import requests
 
-from portal import tokens
+from portal.people import tokens
 from portal.devstack.gitea import make_gitea_sim
 from portal.devstack.server import ServerThread
 from portal.extensions import db
 from portal.models import User
-from portal.services import services
+from portal.services import current_services
 from tests.faults import Faulty, RunningIdp, oidc_sign_in
 from tests.fixtures.app import CSRF_RE
 from tests.fixtures.devstack_coder import start_coder_sim
@@ -54,10 +56,13 @@ def scanned(make_app, tmp_path):
 
 
 def test_no_secret_in_clear_anywhere(scanned, caplog, start_worker):
+    from portal.observability import logs as portal_logs
     from tests.test_code_tab import open_code
     app, coder, idp, tmp_path = scanned
     start_worker(app)  # the reconciler tier: its log lines are scanned too
     caplog.set_level(logging.DEBUG)
+    json_lines = io.StringIO()  # what PORTAL_LOG_FORMAT=json would write, for the same flows
+    portal_logs.configure("json", stream=json_lines)
     seen: list[str] = []
 
     @app.after_request
@@ -91,8 +96,8 @@ def test_no_secret_in_clear_anywhere(scanned, caplog, start_worker):
     with app.app_context():
         bob_id = db.session.scalar(db.select(User.id).where(User.email == "bob@example.com"))
         ada = db.session.scalar(db.select(User).where(User.email == "ada@example.com"))
-        coder_token = tokens.stored(services(), ada, tokens.CODER_TOKEN)
-        gitea_token = tokens.stored(services(), ada, tokens.GITEA_TOKEN)
+        coder_token = tokens.stored(current_services(), ada, tokens.CODER_TOKEN)
+        gitea_token = tokens.stored(current_services(), ada, tokens.GITEA_TOKEN)
     assert coder_token and gitea_token
     lead.post(f"/groups/{slug}/members/{bob_id}/role", data={"role": "contributor"}, headers=hx)
     admin_pages = sorted(r.rule for r in app.url_map.iter_rules()
@@ -119,6 +124,10 @@ def test_no_secret_in_clear_anywhere(scanned, caplog, start_worker):
     finally:
         server.stop()
     assert any(r.name == "werkzeug" and "/healthz" in r.getMessage() for r in caplog.records)
+    metrics = lead.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert metrics.status_code == 200 and "portal_time_to_ide_seconds" in metrics.get_data(as_text=True)
+    portal_logs.configure("text")
+    assert '"request_id"' in json_lines.getvalue()
 
     # the iframe carries Coder's one-time key, never the person's token
     assert "coder_application_connect_api_key" in iframe and coder_token not in iframe
@@ -127,10 +136,16 @@ def test_no_secret_in_clear_anywhere(scanned, caplog, start_worker):
                "encryption key": ENCRYPTION_KEY, "person's Coder token": coder_token,
                "person's Gitea token": gitea_token, "GitHub token": CLASSIC}
     logs = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
-    places = {"responses": "\n".join(seen), "logs": logs, "doctor output": doctor.output}
+    places = {"responses": "\n".join(seen), "logs": logs, "doctor output": doctor.output,
+              "JSON logs": json_lines.getvalue(), "/metrics": metrics.get_data(as_text=True)}
     for name, secret in secrets.items():
         for place, text in places.items():
             assert secret not in text, f"{name} in {place}"
+
+    # No address of a person in /metrics or the JSON logs (people are named by id there).
+    for email in ("ada@example.com", "bob@example.com", "carol@example.com"):
+        for place in ("JSON logs", "/metrics"):
+            assert email not in places[place], f"{email} in {place}"
 
     con = sqlite3.connect(tmp_path / "portal.sqlite")
     try:

@@ -9,10 +9,10 @@ for the two secrets, which the simulated Coder must nevertheless have received.
 import logging
 import sqlite3
 
-from portal import ai_keys
+from portal.people import ai_keys
 from portal.extensions import db
 from portal.models import User
-from portal.services import services
+from portal.services import current_services
 from tests.fixtures.app import dev_sign_in
 from tests.test_ai_keys import sent_parameters
 from tests.test_code_tab import create_project, csrf, open_code
@@ -44,8 +44,8 @@ def test_token_and_key_reach_the_workspace_and_nothing_else(ai_stack, tmp_path, 
 
     with app.app_context():
         user = db.session.scalar(db.select(User).where(User.email == "ada@example.com"))
-        key = ai_keys.ensure_ai_key(services(), user)
-        assert ai_keys.key_spend(services(), user) is not None
+        key = ai_keys.ensure_ai_key(current_services(), user)
+        assert ai_keys.key_spend(current_services(), user) is not None
     assert key and key.startswith("sk-")
 
     # the workspace received both

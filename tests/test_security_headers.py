@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from portal import ratelimit
+from portal.web import ratelimit
 from portal.extensions import db
 from portal.models import Group, Invitation, Membership, Project, Role, User, utcnow
 from tests.fixtures.app import csrf_from, dev_sign_in
@@ -25,6 +25,23 @@ def directives(csp: str) -> dict[str, list[str]]:
     return out
 
 
+def page_policy(resp) -> dict:
+    """What test_csp_frames_only_coder_apps_and_allows_no_inline_script checks of one page."""
+    csp = directives(resp.headers["Content-Security-Policy"])
+    page = resp.get_data(as_text=True)
+    return {
+        **{name: csp.get(name) for name in ("script-src", "frame-ancestors", "object-src",
+                                            "frame-src")},
+        "inline scripts without a nonce": [s for s in INLINE_SCRIPT.findall(page)
+                                           if "nonce=" not in s],
+        "event handlers or javascript:": bool(EVENT_HANDLER.search(page))
+        or "javascript:" in page,
+        **{name: resp.headers.get(name) for name in (
+            "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options",
+            "Strict-Transport-Security")},
+    }
+
+
 @pytest.fixture
 def lead(stack):
     client = stack.app.test_client()
@@ -39,21 +56,17 @@ def test_csp_frames_only_coder_apps_and_allows_no_inline_script(stack, lead, wor
     src = re.search(r'<iframe src="([^"]+)"', body).group(1)
     pages = ["/", "/settings", f"/projects/{pid}", f"/projects/{pid}/code", "/groups/new",
              "/admin/", "/auth/dev", "/no/such/page"]
-    for path in pages:
-        resp = lead.get(path)
-        csp = directives(resp.headers["Content-Security-Policy"])
-        assert csp["script-src"] == ["'self'"], path          # no 'unsafe-inline', no eval
-        assert csp["frame-ancestors"] == ["'self'"] and csp["object-src"] == ["'none'"]
-        wildcard = stack.coder.wildcard_host
-        assert csp["frame-src"] == [f"http://{wildcard}"], csp["frame-src"]  # not Coder's dashboard
-        page = resp.get_data(as_text=True)
-        inline = [s for s in INLINE_SCRIPT.findall(page) if "nonce=" not in s]
-        assert not inline, f"{path}: inline script without a nonce: {inline}"
-        assert not EVENT_HANDLER.search(page) and "javascript:" not in page, path
-        assert resp.headers["X-Content-Type-Options"] == "nosniff"
-        assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
-        assert resp.headers["X-Frame-Options"] == "SAMEORIGIN"
-        assert "Strict-Transport-Security" not in resp.headers  # dev: plain HTTP on loopback
+    expected = {
+        "script-src": ["'self'"],                                  # no 'unsafe-inline', no eval
+        "frame-ancestors": ["'self'"], "object-src": ["'none'"],
+        "frame-src": [f"http://{stack.coder.wildcard_host}"],      # not Coder's dashboard
+        "inline scripts without a nonce": [], "event handlers or javascript:": False,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin", "X-Frame-Options": "SAMEORIGIN",
+        "Strict-Transport-Security": None,                         # dev: plain HTTP on loopback
+    }
+    # One world (a running workspace) for every page, compared as one table.
+    assert {path: page_policy(lead.get(path)) for path in pages} == dict.fromkeys(pages, expected)
     # the iframe's origin is one the policy allows, and it is not Coder's own origin
     app_host = re.match(r"https?://([^/]+)/", src).group(1)
     suffix = stack.coder.wildcard_host.split("*", 1)[1]
@@ -77,16 +90,26 @@ def test_production_headers_and_cookie_flags(make_app, fake_idp):
 
 
 def test_production_without_wildcard_frames_what_coder_announces(make_app, stack):
-    """CODER_WILDCARD_ACCESS_URL unset: the Code tab learns Coder's wildcard (GET /regions)."""
+    """CODER_WILDCARD_ACCESS_URL unset: pages frame the wildcard the worker read from Coder
+    (GET /regions) and stored; a page never asks Coder itself."""
+    from portal.workspaces import platform
     app = make_app(PORTAL_DEV="0", OIDC_ISSUER="https://idp.example.com", OIDC_CLIENT_ID="portal",
                    OIDC_CLIENT_SECRET="s" * 20, CODER_URL=stack.coder.url,
                    CODER_ADMIN_API_KEY=stack.coder.admin_token)
     client = app.test_client()
-    frame_src = directives(client.get("/healthz").headers["Content-Security-Policy"])["frame-src"]
-    assert frame_src == ["'none'"]  # nothing framed until the app host is known
-    app.extensions["portal.services"].coder.wildcard_host()  # what the Code tab page does
-    frame_src = directives(client.get("/healthz").headers["Content-Security-Policy"])["frame-src"]
-    assert frame_src == [f"http://{stack.coder.wildcard_host}"]
+
+    def frame_src(path: str = "/auth/login") -> list[str]:
+        resp = client.get(path, base_url="https://portal.example.com")
+        return directives(resp.headers["Content-Security-Policy"])["frame-src"]
+
+    assert frame_src() == ["'none'"]  # nothing framed until the app host is known
+    assert stack.coder.sim.count("/api/v2/regions") == 0
+    with app.app_context():
+        platform.read(app.extensions["portal.services"])  # the worker's housekeeping
+    assert stack.coder.sim.count("/api/v2/regions") == 1
+    assert frame_src() == [f"http://{stack.coder.wildcard_host}"]
+    assert frame_src("/healthz") == ["'none'"]  # JSON frames nothing: no read for it
+    assert stack.coder.sim.count("/api/v2/regions") == 1
 
 
 # -- CSRF on every state-changing route ------------------------------------------------------
@@ -106,25 +129,28 @@ def seed(app) -> dict:
         db.session.commit()
         return {"slug": "team", "project_id": project.id, "user_id": other.id,
                 "invitation_id": inv.id, "group_id": group.id, "id": other.id,
-                "action": "stop", "filename": "css/portal.css"}
+                "action": "stop", "filename": "css/portal.css",
+                "workspace_id": "00000000-0000-0000-0000-000000000000", "name": "small"}
 
 
 def test_every_state_changing_route_refuses_a_missing_csrf_token(app):
     client = app.test_client()
     dev_sign_in(client, "ada@example.com", "Ada", admin=True)
     values = seed(app)
-    checked = []
-    for rule in app.url_map.iter_rules():
-        for method in sorted((rule.methods or set()) & STATE_CHANGING):
-            missing = set(rule.arguments) - set(values)
-            assert not missing, f"{rule.endpoint}: no test value for {missing}; add one to seed()"
-            url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
-            for headers in ({}, {"HX-Request": "true"}):
-                resp = client.open(url, method=method, data={"name": "x"}, headers=headers)
-                assert resp.status_code == 400, f"{method} {url}: {resp.status_code}"
-                assert CSRF_MESSAGE in resp.get_data(as_text=True), f"{method} {url}"
-            checked.append(f"{method} {rule.rule}")
-    assert len(checked) >= 15, checked
+    routes = [(method, rule) for rule in app.url_map.iter_rules()
+              for method in sorted((rule.methods or set()) & STATE_CHANGING)]
+    assert len(routes) >= 15, routes
+    untestable = {rule.endpoint: set(rule.arguments) - set(values) for _, rule in routes
+                  if set(rule.arguments) - set(values)}
+    assert untestable == {}, "no test value for these arguments; add them to seed()"
+    refusals = {}
+    for method, rule in routes:
+        url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
+        for kind, headers in (("page", {}), ("fragment", {"HX-Request": "true"})):
+            resp = client.open(url, method=method, data={"name": "x"}, headers=headers)
+            refusals[f"{method} {url} ({kind})"] = (
+                resp.status_code, CSRF_MESSAGE in resp.get_data(as_text=True))
+    assert refusals == dict.fromkeys(refusals, (400, True))  # every route, one table
     # a wrong token is refused as well; the right one passes
     resp = client.post("/settings/github-token/delete", data={"csrf_token": "forged"})
     assert resp.status_code == 400 and CSRF_MESSAGE in resp.get_data(as_text=True)

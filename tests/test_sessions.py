@@ -7,13 +7,13 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from portal import offboarding
+from portal.people import offboarding
 from portal.extensions import db
 from portal.models import Group, User, UserSecret
 from tests.fixtures.app import CSRF_RE, csrf_from, dev_sign_in
 
 
-RECHECK = 300  # portal/sessions.py: admin rights are re-checked at most this often
+RECHECK = 300  # portal/web/sessions.py: admin rights are re-checked at most this often
 
 
 def cookie_of(client) -> str:
@@ -107,7 +107,7 @@ def test_a_flash_does_not_extend_the_absolute_lifetime(app):
 @pytest.fixture
 def clock(monkeypatch):
     """The sessions' clock, moved forward by hand."""
-    from portal import sessions
+    from portal.web import sessions
     offset = {"s": 0.0}
     monkeypatch.setattr(sessions, "now", lambda: time.time() + offset["s"])
     return offset
@@ -176,5 +176,5 @@ def test_admin_session_ends_when_the_provider_cannot_confirm(oidc_app, fake_idp,
 
 
 def test_recheck_bound_is_the_documented_one():
-    from portal import sessions
+    from portal.web import sessions
     assert sessions.RECHECK == RECHECK

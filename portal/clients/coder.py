@@ -27,8 +27,11 @@ import requests
 from portal.clients.http import (
     BadRequest, BadResponse, Conflict, NotFound, ServiceClient, ServiceError)
 from portal.clients.coder_status import (  # noqa: F401 - re-exported
-    BuildLog, MintedToken, WorkspaceStatus, _named, _str, readiness)
-from portal.workspace_params import AGENT_NAME, APP_SLUG
+    BuildLog, CoderStage, MintedToken, WorkspaceStatus, readiness)
+from portal.clients.coder_types import (  # noqa: F401 - re-exported
+    CoderBuild, CoderBuildInfo, CoderParameter, CoderTemplate, CoderUser, CoderWorkspace,
+    buildinfo_from, build_from, parameter_from, template_from, text, user_from, workspace_from)
+from portal.workspaces.workspace_params import AGENT_NAME, APP_SLUG
 
 SESSION_HEADER = "Coder-Session-Token"
 # Coder answers 400 with this message (not 404) for an unknown `{user}` path parameter.
@@ -115,22 +118,13 @@ class CoderClient:
                 self._need(item, key, kind, method, path)
         return items
 
-    def _workspace(self, body: Any, method: str, path: str) -> dict:
-        """Check the Workspace fields the portal reads (readiness tolerates the rest)."""
-        for key in ("id", "name", "owner_name"):
-            self._need(body, key, str, method, path)
-        build = self._need(body, "latest_build", dict, method, path)
-        for key in ("id", "status", "transition"):
-            self._need(build, key, str, method, path)
-        self._need(self._need(build, "job", dict, method, path), "status", str, method, path)
-        return body
+    def _workspace(self, body: Any, method: str, path: str) -> CoderWorkspace:
+        return workspace_from(body, method, path)
 
     # -- deployment -------------------------------------------------------------------------
-    def buildinfo(self) -> dict:
+    def buildinfo(self) -> CoderBuildInfo:
         """GET /buildinfo (no auth needed): the deployment's version."""
-        body = self._json("GET", "/buildinfo")
-        self._need(body, "version", str, "GET", "/buildinfo")
-        return body
+        return buildinfo_from(self._json("GET", "/buildinfo"), "GET", "/buildinfo")
 
     def organization_id(self) -> str:
         """The id of the configured organization (by name or id), else the default one."""
@@ -163,7 +157,8 @@ class CoderClient:
         body = self._json("GET", "/regions")
         regions = self._objects(self._need(body, "regions", list, "GET", "/regions"), "GET",
                                 "/regions", ("wildcard_hostname", str))
-        primary = _named(regions, "name", "primary") or (regions[0] if regions else None)
+        primary = next((r for r in regions if r.get("name") == "primary"),
+                       regions[0] if regions else None)
         host = primary["wildcard_hostname"] if primary else ""
         if not host:
             raise BadResponse("coder", "GET", "/regions", "Coder has no wildcard access URL "
@@ -173,7 +168,7 @@ class CoderClient:
         return host
 
     # -- users ------------------------------------------------------------------------------
-    def get_user(self, user: str) -> dict | None:
+    def get_user(self, user: str) -> CoderUser | None:
         """A user by username, id or 'me' (an address with '@' is searched); None if unknown."""
         if "@" in user:
             return self.find_user_by_email(user)
@@ -184,35 +179,31 @@ class CoderClient:
             if _absent(exc):
                 return None
             raise
-        return self._user(body, "GET", path)
+        return user_from(body, "GET", path)
 
-    def _user(self, body: Any, method: str, path: str) -> dict:
-        for key in ("id", "username", "email"):
-            self._need(body, key, str, method, path)
-        return body
-
-    def set_user_active(self, user: str, active: bool) -> dict | None:
+    def set_user_active(self, user: str, active: bool) -> CoderUser | None:
         """PUT /users/{user}/status/activate|suspend; the user, or None when Coder has none.
 
         Suspending ends every session and application key of the user (NOTES.md; coderd's
         httpmw/apikey.go refuses any key of a user whose status is not active)."""
         path = f"/users/{_seg(user)}/status/{'activate' if active else 'suspend'}"
         try:
-            return self._user(self._json("PUT", path), "PUT", path)
+            return user_from(self._json("PUT", path), "PUT", path)
         except (NotFound, BadRequest) as exc:
             if _absent(exc):
                 return None
             raise
 
-    def find_user_by_email(self, email: str) -> dict | None:
+    def find_user_by_email(self, email: str) -> CoderUser | None:
         """GET /users?q=<email>: the user with exactly this address (any case), or None."""
         body = self._json("GET", "/users", params={"q": email})
         users = self._objects(self._need(body, "users", (list, type(None)), "GET", "/users"),
-                              "GET", "/users", ("id", str), ("username", str), ("email", str))
-        return next((u for u in users if u["email"].lower() == email.lower()), None)
+                              "GET", "/users")
+        found = [user_from(u, "GET", "/users") for u in users]
+        return next((u for u in found if u.email.lower() == email.lower()), None)
 
     def create_user(self, email: str, username: str, name: str = "", *,
-                    password: str | None = None) -> dict:
+                    password: str | None = None) -> CoderUser:
         """POST /users in the portal's organization with the configured login type.
 
         A password is sent only for login type `password` (Coder refuses one
@@ -224,9 +215,9 @@ class CoderClient:
                                 "organization_ids": [self.organization_id()]}
         if self.login_type == "password":
             body["password"] = password or secrets.token_urlsafe(24)
-        return self._user(self._json("POST", "/users", json=body), "POST", "/users")
+        return user_from(self._json("POST", "/users", json=body), "POST", "/users")
 
-    def ensure_user(self, email: str, username: str, name: str = "") -> dict:
+    def ensure_user(self, email: str, username: str, name: str = "") -> CoderUser:
         """The Coder user for this person, created if missing; safe to repeat.
 
         On 409 the existing user is fetched by username, then by email. The
@@ -239,7 +230,7 @@ class CoderClient:
             if exc.status != 409:
                 raise
         existing = self.get_user(username)
-        if existing is not None and existing["email"].lower() == email.lower():
+        if existing is not None and existing.email.lower() == email.lower():
             return existing
         by_email = self.find_user_by_email(email)
         if by_email is not None:
@@ -248,12 +239,6 @@ class CoderClient:
                        f"username {username!r} belongs to another email address")
 
     # -- API keys ---------------------------------------------------------------------------
-    def max_token_lifetime(self, username: str = "me") -> float:
-        """GET /users/{user}/keys/tokens/tokenconfig, in seconds."""
-        path = f"/users/{_seg(username)}/keys/tokens/tokenconfig"
-        body = self._json("GET", path)
-        return self._need(body, "max_token_lifetime", int, "GET", path) / 1e9
-
     def mint_token(self, username: str, token_name: str, lifetime_seconds: float) -> MintedToken:
         """POST /users/{user}/keys/tokens (lifetime in nanoseconds); 409 if the name is taken."""
         path = f"/users/{_seg(username)}/keys/tokens"
@@ -286,21 +271,19 @@ class CoderClient:
         return expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc)
 
     # -- templates --------------------------------------------------------------------------
-    def template_by_name(self, org: str | None, name: str) -> dict:
+    def template_by_name(self, org: str | None, name: str) -> CoderTemplate:
         """GET /organizations/{org}/templates/{name} (org None: the portal's organization)."""
         path = f"/organizations/{_seg(org or self.organization_id())}/templates/{_seg(name)}"
-        body = self._json("GET", path)
-        for key in ("id", "name", "active_version_id"):
-            self._need(body, key, str, "GET", path)
-        return body
+        return template_from(self._json("GET", path), "GET", path)
 
-    def rich_parameters(self, template_version_id: str) -> list[dict]:
+    def rich_parameters(self, template_version_id: str) -> list[CoderParameter]:
         """GET /templateversions/{id}/rich-parameters: what a build may be given."""
         path = f"/templateversions/{_seg(template_version_id)}/rich-parameters"
-        return self._objects(self._json("GET", path, expect=list), "GET", path, ("name", str))
+        items = self._objects(self._json("GET", path, expect=list), "GET", path)
+        return [parameter_from(item, "GET", path) for item in items]
 
     # -- workspaces -------------------------------------------------------------------------
-    def get_workspace(self, owner: str, name: str) -> dict | None:
+    def get_workspace(self, owner: str, name: str) -> CoderWorkspace | None:
         """GET /users/{user}/workspace/{name}; None when it (or its owner) doesn't exist."""
         path = f"/users/{_seg(owner)}/workspace/{_seg(name)}"
         try:
@@ -310,7 +293,7 @@ class CoderClient:
                 return None
             raise
 
-    def get_workspace_by_id(self, workspace_id: str) -> dict | None:
+    def get_workspace_by_id(self, workspace_id: str) -> CoderWorkspace | None:
         """GET /workspaces/{id}; None when unknown or deleted (Coder answers 410)."""
         path = f"/workspaces/{_seg(workspace_id)}"
         try:
@@ -322,27 +305,27 @@ class CoderClient:
                 return None
             raise
 
-    def _search(self, q: str) -> list[dict]:
+    def _search(self, q: str) -> list[CoderWorkspace]:
         body = self._json("GET", "/workspaces", params={"q": q})
         items = self._need(body, "workspaces", (list, type(None)), "GET", "/workspaces")
         return [self._workspace(w, "GET", "/workspaces") for w in items or []]
 
-    def list_workspaces(self, owner: str) -> list[dict]:
+    def search_workspaces(self, q: str) -> list[CoderWorkspace]:
+        """GET /workspaces?q=... (e.g. `status:running`; every workspace the token may see)."""
+        return self._search(q)
+
+    def list_workspaces(self, owner: str) -> list[CoderWorkspace]:
         """All of one person's workspaces in one call: GET /workspaces?q=owner:NAME."""
         return self._search(f"owner:{owner}")
 
-    def list_workspaces_by_owner(self, owners: Iterable[str]) -> dict[str, list[dict]]:
-        """Several people's workspaces: one call per owner (Coder's `owner:` takes one name)."""
-        return {owner: self.list_workspaces(owner) for owner in dict.fromkeys(owners)}
-
-    def workspaces_by_id(self, workspace_ids: Iterable[str]) -> list[dict]:
+    def workspaces_by_id(self, workspace_ids: Iterable[str]) -> list[CoderWorkspace]:
         """Many workspaces in ONE call: GET /workspaces?q=id:a,b,c (Coder's `id:` takes a list)."""
         ids = [i for i in dict.fromkeys(workspace_ids) if i]
         return self._search("id:" + ",".join(ids)) if ids else []
 
     def create_workspace(self, owner: str, name: str, template_id: str,
                          rich_parameter_values: dict[str, str], ttl_ms: int | None = None
-                         ) -> dict:
+                         ) -> CoderWorkspace:
         """POST /users/{user}/workspaces from a template; 409 if the name exists."""
         path = f"/users/{_seg(owner)}/workspaces"
         body: dict[str, Any] = {"name": name, "template_id": template_id,
@@ -354,7 +337,7 @@ class CoderClient:
         return self._workspace(self._json("POST", path, json=body), "POST", path)
 
     def build(self, workspace_id: str, transition: str,
-              rich_parameter_values: dict[str, str] | None = None) -> dict:
+              rich_parameter_values: dict[str, str] | None = None) -> CoderBuild:
         """POST /workspaces/{id}/builds {transition}; 409 while another build is active."""
         if transition not in ("start", "stop", "delete"):
             raise ValueError(f"unknown transition {transition!r}")
@@ -363,18 +346,15 @@ class CoderClient:
         if rich_parameter_values:
             body["rich_parameter_values"] = [{"name": k, "value": str(v)}
                                              for k, v in rich_parameter_values.items()]
-        reply = self._json("POST", path, json=body)
-        for key in ("id", "status", "transition"):
-            self._need(reply, key, str, "POST", path)
-        return reply
+        return build_from(self._json("POST", path, json=body), "POST", path)
 
-    def start_workspace(self, workspace_id: str, **kwargs: Any) -> dict:
+    def start_workspace(self, workspace_id: str, **kwargs: Any) -> CoderBuild:
         return self.build(workspace_id, "start", **kwargs)
 
-    def stop_workspace(self, workspace_id: str) -> dict:
+    def stop_workspace(self, workspace_id: str) -> CoderBuild:
         return self.build(workspace_id, "stop")
 
-    def delete_workspace(self, workspace_id: str) -> dict:
+    def delete_workspace(self, workspace_id: str) -> CoderBuild:
         return self.build(workspace_id, "delete")
 
     def build_logs(self, build_id: str, tail: int = 20) -> BuildLog:
@@ -384,7 +364,7 @@ class CoderClient:
                              ("output", str))
         lines = tuple(item["output"] for item in logs[-tail:]) if tail > 0 else ()
         errors = tuple(item["output"] for item in logs if item.get("log_level") == "error")
-        stage = _str(logs[-1].get("stage")) if logs else ""
+        stage = text(logs[-1].get("stage")) if logs else ""
         return BuildLog(lines, errors, stage)
 
     def extend_deadline(self, workspace_id: str, deadline: datetime) -> None:
@@ -393,12 +373,6 @@ class CoderClient:
             deadline = deadline.replace(tzinfo=timezone.utc)
         path = f"/workspaces/{_seg(workspace_id)}/extend"
         self._json("PUT", path, json={"deadline": deadline.isoformat().replace("+00:00", "Z")})
-
-    def bump_activity(self, workspace_id: str, agent_id: str | None = None) -> None:
-        """POST /workspaces/{id}/usage: mark used; with the agent, Coder bumps the deadline."""
-        path = f"/workspaces/{_seg(workspace_id)}/usage"
-        body = {"agent_id": agent_id, "app_name": "vscode"} if agent_id else None
-        self._http.request("POST", path, json=body, headers=self._auth())
 
     readiness = staticmethod(readiness)
 
@@ -413,13 +387,6 @@ class CoderClient:
         host = self.wildcard_host().replace("*", f"{slug}--{agent}--{workspace}--{owner}", 1)
         query = f"?{urlencode({'folder': folder})}" if folder else ""
         return f"{urlsplit(self.url).scheme}://{host.lower()}/{query}"
-
-    def path_app_url(self, owner: str, workspace: str, *, folder: str | None = None,
-                     agent: str = AGENT_NAME, slug: str = APP_SLUG) -> str:
-        """Path app URL (a fallback only): `<access>/@{owner}/{workspace}.{agent}/apps/{slug}/`."""
-        query = f"?{urlencode({'folder': folder})}" if folder else ""
-        return f"{self.url}/@{_seg(owner)}/{_seg(workspace)}.{_seg(agent)}/apps/{_seg(slug)}/" \
-               f"{query}"
 
     def auth_redirect(self, user_token: str, app_url: str) -> str:
         """The URL to put in the iframe: app URL + a one-time encrypted key, from Coder.

@@ -1,13 +1,27 @@
 """Value types of the Coder client and the NOTES.md readiness rule (no I/O here)."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from portal.workspace_params import AGENT_NAME, APP_SLUG
+from portal.clients.coder_types import CoderBuild, CoderWorkspace
+from portal.workspaces.workspace_params import AGENT_NAME, APP_SLUG
 
-STAGES = ("not_created", "pending", "building", "starting_agent", "ready", "stopping",
-          "stopped", "failed", "deleting", "deleted")
+
+class CoderStage(enum.StrEnum):
+    """Where a workspace stands in Coder, by the NOTES.md rules (`readiness`)."""
+
+    not_created = "not_created"
+    pending = "pending"
+    building = "building"
+    starting_agent = "starting_agent"
+    ready = "ready"
+    stopping = "stopping"
+    stopped = "stopped"
+    failed = "failed"
+    deleting = "deleting"
+    deleted = "deleted"
 
 
 # -- value types -------------------------------------------------------------------------
@@ -34,7 +48,7 @@ class BuildLog:
 class WorkspaceStatus:
     """Where a workspace stands, by the NOTES.md "Ready to open" / "Failed" rules."""
 
-    stage: str
+    stage: CoderStage
     ready: bool = False
     failed: bool = False
     message: str = ""
@@ -47,28 +61,14 @@ class WorkspaceStatus:
     @property
     def settled(self) -> bool:
         """Nothing will change without a new request from us: stop polling."""
-        return self.stage in ("ready", "failed", "stopped", "deleted", "not_created")
+        return self.stage in (CoderStage.ready, CoderStage.failed, CoderStage.stopped,
+                              CoderStage.deleted, CoderStage.not_created)
 
 
 # -- readiness ---------------------------------------------------------------------------
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _named(items: Any, key: str, name: str) -> dict | None:
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and item.get(key) == name:
-            return item
-    return None
-
-
-def readiness(workspace: dict | None, *, agent: str = AGENT_NAME,
+def readiness(workspace: CoderWorkspace | None, *, agent: str = AGENT_NAME,
               app: str = APP_SLUG) -> WorkspaceStatus:
-    """The stage of `workspace` (a Coder Workspace JSON, or None when it doesn't exist).
+    """The stage of `workspace` (None when it doesn't exist).
 
     Ready = latest build `transition == start`, `status == running`, job
     `succeeded`, agent `connected` with lifecycle `ready` (`start_error` and
@@ -76,49 +76,47 @@ def readiness(workspace: dict | None, *, agent: str = AGENT_NAME,
     Failed = latest build `status == failed`, the reason in `job.error`.
     """
     if workspace is None:
-        return WorkspaceStatus("not_created", message="The workspace has not been created yet.")
-    build = _dict(workspace.get("latest_build"))
-    job = _dict(build.get("job"))
-    status, transition = _str(build.get("status")), _str(build.get("transition"))
-    job_status = _str(job.get("status"))
-    ids = {"build_id": _str(build.get("id")) or None,
-           "workspace_id": _str(workspace.get("id")) or None}
+        return WorkspaceStatus(CoderStage.not_created,
+                               message="The workspace has not been created yet.")
+    build = workspace.latest_build
+    status, transition, job_status = build.status, build.transition, build.job_status
+    ids = {"build_id": build.id or None, "workspace_id": workspace.id or None}
     if status == "failed":
-        error = _str(job.get("error"))
-        return WorkspaceStatus("failed", failed=True, job_error=error,
+        error = build.job_error
+        return WorkspaceStatus(CoderStage.failed, failed=True, job_error=error,
                                message=f"The workspace build failed: {error}" if error
                                else "The workspace build failed.", **ids)
     if status in ("deleting", "deleted") or transition == "delete":
-        stage = "deleted" if status == "deleted" else "deleting"
+        stage = CoderStage.deleted if status == "deleted" else CoderStage.deleting
         return WorkspaceStatus(stage, message=f"The workspace is {stage}.", **ids)
     if status in ("stopping", "canceling") or (transition == "stop" and status != "stopped"):
-        return WorkspaceStatus("stopping", message="The workspace is stopping.", **ids)
+        return WorkspaceStatus(CoderStage.stopping, message="The workspace is stopping.", **ids)
     if status in ("stopped", "canceled"):
         note = "The last build was canceled." if status == "canceled" else "The workspace is stopped."
-        return WorkspaceStatus("stopped", message=note, **ids)
+        return WorkspaceStatus(CoderStage.stopped, message=note, **ids)
     if status == "pending" or job_status == "pending":
-        return WorkspaceStatus("pending", message="Waiting for a provisioner to take the build.",
-                               **ids)
+        return WorkspaceStatus(CoderStage.pending,
+                               message="Waiting for a provisioner to take the build.", **ids)
     if status != "running" or job_status != "succeeded" or transition != "start":
-        return WorkspaceStatus("building", message="Building the workspace.", **ids)
+        return WorkspaceStatus(CoderStage.building, message="Building the workspace.", **ids)
     return _agent_readiness(build, agent, app, ids)
 
 
-def _agent_readiness(build: dict, agent_name: str, app_slug: str,
+def _agent_readiness(build: CoderBuild, agent_name: str, app_slug: str,
                      ids: dict[str, Any]) -> WorkspaceStatus:
-    agents = [a for r in build.get("resources") or [] if isinstance(r, dict)
-              for a in r.get("agents") or [] if isinstance(a, dict)]
-    agent = _named(agents, "name", agent_name)
+    agent = build.agent(agent_name)
     if agent is None:
-        return WorkspaceStatus("starting_agent", message="Waiting for the workspace agent.", **ids)
-    ids = {**ids, "agent_id": _str(agent.get("id")) or None}
-    agent_status, lifecycle = _str(agent.get("status")), _str(agent.get("lifecycle_state"))
+        return WorkspaceStatus(CoderStage.starting_agent,
+                               message="Waiting for the workspace agent.", **ids)
+    ids = {**ids, "agent_id": agent.id or None}
+    agent_status, lifecycle = agent.status, agent.lifecycle_state
     warnings: list[str] = []
     if agent_status != "connected":
         if agent_status in ("timeout", "disconnected"):
             warnings.append(f"The workspace agent is {agent_status}.")
-        return WorkspaceStatus("starting_agent", message="Waiting for the workspace agent to "
-                               "connect.", warnings=tuple(warnings), **ids)
+        return WorkspaceStatus(CoderStage.starting_agent,
+                               message="Waiting for the workspace agent to connect.",
+                               warnings=tuple(warnings), **ids)
     if lifecycle in ("start_error", "start_timeout"):
         warnings.append("The workspace's startup script "
                         + ("failed" if lifecycle == "start_error" else "timed out")
@@ -126,14 +124,16 @@ def _agent_readiness(build: dict, agent_name: str, app_slug: str,
     elif lifecycle != "ready":
         message = ("Running the workspace's startup script." if lifecycle in ("created", "starting")
                    else f"The workspace agent is {lifecycle or 'in an unknown state'}.")
-        return WorkspaceStatus("starting_agent", message=message, **ids)
-    app = _named(agent.get("apps"), "slug", app_slug)
-    health = _str(app.get("health")) if app else ""
+        return WorkspaceStatus(CoderStage.starting_agent, message=message, **ids)
+    app = agent.app(app_slug)
+    health = app.health if app else ""
     if health not in ("healthy", "disabled"):
         if app is None:
             warnings.append(f"The template defines no '{app_slug}' app.")
         elif health == "unhealthy":
             warnings.append(f"The {app_slug} app reports unhealthy.")
-        return WorkspaceStatus("starting_agent", message=f"Waiting for {app_slug} to start.",
+        return WorkspaceStatus(CoderStage.starting_agent,
+                               message=f"Waiting for {app_slug} to start.",
                                warnings=tuple(warnings), **ids)
-    return WorkspaceStatus("ready", ready=True, message="Ready.", warnings=tuple(warnings), **ids)
+    return WorkspaceStatus(CoderStage.ready, ready=True, message="Ready.",
+                           warnings=tuple(warnings), **ids)

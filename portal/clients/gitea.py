@@ -30,9 +30,9 @@ from urllib.parse import quote
 
 import requests
 
-from portal.clients import gitea_migrate
+from portal.clients import gitea_generate, gitea_migrate
 from portal.clients.gitea_types import (  # noqa: F401 - re-exported
-    GiteaHealth, GiteaOrg, GiteaRepo, GiteaTeam, GiteaToken, GiteaUser)
+    GiteaEntry, GiteaHealth, GiteaOrg, GiteaRepo, GiteaTeam, GiteaToken, GiteaUser)
 from portal.clients.http import (BadRequest, BadResponse, Conflict, NotFound, ServerError,
                                  ServiceClient, ServiceUnavailable)
 
@@ -62,7 +62,7 @@ _create_locks_guard = threading.Lock()
 
 
 @contextmanager
-def _name_lock(*key: str) -> Iterator[None]:
+def name_lock(*key: str) -> Iterator[None]:
     """Serialise creates of one name inside this process (NOTES.md: concurrent creates race).
 
     Other processes are covered by the create-then-read logic; this only stops
@@ -143,7 +143,11 @@ class GiteaClient:
                          clone_url=self._get(body, "clone_url", str, method, path),
                          default_branch=self._opt(body, "default_branch", str, ""),
                          private=self._opt(body, "private", bool, False),
-                         empty=self._opt(body, "empty", bool, False))
+                         empty=self._opt(body, "empty", bool, False),
+                         template=self._opt(body, "template", bool, False),
+                         description=self._opt(body, "description", str, ""))
+
+    parse_repo = _repo  # for the helper modules of this client (gitea_migrate, gitea_generate)
 
     def _token_reply(self, body: Any, method: str, path: str, *, secret: bool) -> GiteaToken:
         value = self._get(body, "sha1", str, method, path) if secret else ""
@@ -405,19 +409,30 @@ class GiteaClient:
         body = {"name": name, "auto_init": True, "default_branch": "main", "private": private,
                 "description": description[:2048]}
         path = API + f"/orgs/{_seg(org)}/repos"
-        with _name_lock(self.http.base_url, org, name):
-            existing = self.get_repo(org, name)
+        return self.create_once(org, name, path, lambda: self.http.json(
+            "POST", path, json=body, expect=dict), settle=settle)
+
+    def create_once(self, owner: str, name: str, path: str, post: Callable[[], Any], *,
+                    settle: tuple[float, ...] = (0.1, 0.3, 0.6)) -> GiteaRepo:
+        """`post()` (a create of owner/name at `path`) unless the repository exists.
+
+        Creates of one name are serialised in this process (name_lock); a 409, a
+        500 (a concurrent create elsewhere) or a timeout is followed by a GET that
+        decides, retried briefly (`settle`) while the winner finishes.
+        """
+        with name_lock(self.http.base_url, owner, name):
+            existing = self.get_repo(owner, name)
             if existing is not None:
                 return existing
             try:
-                reply = self.http.json("POST", path, json=body, expect=dict)
+                reply = post()
             except (Conflict, ServerError, ServiceUnavailable) as exc:
                 if isinstance(exc, ServiceUnavailable) and not isinstance(exc, ServerError) \
                         and exc.status is not None:
                     raise  # 502/503/504: not created; the caller retries later
                 for delay in (0.0, *settle):
                     time.sleep(delay)
-                    existing = self.get_repo(org, name)
+                    existing = self.get_repo(owner, name)
                     if existing is not None:
                         return existing
                 raise
@@ -438,6 +453,21 @@ class GiteaClient:
     def migrate_repo(self, org: str, name: str, clone_addr: str, **kwargs: Any) -> GiteaRepo:
         """POST /repos/migrate (portal/clients/gitea_migrate.py), or the existing repo."""
         return gitea_migrate.migrate_repo(self, org, name, clone_addr, **kwargs)
+
+    def generate_repo(self, template_owner: str, template_repo: str, owner: str, name: str,
+                      **kwargs: Any) -> GiteaRepo:
+        """POST /repos/{template_owner}/{template_repo}/generate (gitea_generate.py), or the
+        existing repository."""
+        return gitea_generate.generate_repo(self, template_owner, template_repo, owner, name,
+                                            **kwargs)
+
+    def list_templates(self, org: str) -> list[GiteaRepo]:
+        """The template repositories of `org` (GET /orgs/{org}/repos, every page)."""
+        return [repo for repo in self.list_org_repos(org) if repo.template]
+
+    def list_root(self, owner: str, name: str) -> list[GiteaEntry] | None:
+        """The entries at the root of the default branch; None for an empty (or no) repository."""
+        return gitea_generate.list_root(self, owner, name)
 
     def clone_url(self, owner: str, name: str) -> str:
         """The HTTPS clone URL, as Gitea reports it (honours ROOT_URL and sub-paths)."""

@@ -16,11 +16,10 @@ token never reaches an exception message.
 """
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from portal.clients.http import Conflict, ServerError, ServiceError, ServiceUnavailable
+from portal.clients.http import ServiceError
 
 if TYPE_CHECKING:
     from portal.clients.gitea import GiteaClient, GiteaRepo
@@ -62,31 +61,14 @@ def migrate_repo(client: "GiteaClient", org: str, name: str, clone_addr: str, *,
     Like create_repo: a 409, a 500 or a timeout (the import may be running) is
     followed by a GET that decides.
     """
-    from portal.clients.gitea import _name_lock
-
     body = migrate_body(org, name, clone_addr, description=description, private=private,
                         auth_token=auth_token)
     path = API + "/repos/migrate"
     http = client.http
-    with _name_lock(http.base_url, org, name):
-        existing = client.get_repo(org, name)
-        if existing is not None:
-            return existing
-        try:
-            reply = http.json("POST", path, json=body, expect=dict,
-                              timeout=(http.connect_timeout,
-                                       max(http.read_timeout, MIGRATE_READ_TIMEOUT)))
-        except (Conflict, ServerError, ServiceUnavailable) as exc:
-            _scrub(exc, auth_token)
-            if isinstance(exc, ServiceUnavailable) and not isinstance(exc, ServerError) \
-                    and exc.status is not None:
-                raise
-            for delay in (0.0, *settle):
-                time.sleep(delay)
-                existing = client.get_repo(org, name)
-                if existing is not None:
-                    return existing
-            raise
-        except ServiceError as exc:
-            raise _scrub(exc, auth_token)
-        return client._repo(reply, "POST", path)
+    try:
+        return client.create_once(org, name, path, lambda: http.json(
+            "POST", path, json=body, expect=dict,
+            timeout=(http.connect_timeout, max(http.read_timeout, MIGRATE_READ_TIMEOUT))),
+            settle=settle)
+    except ServiceError as exc:
+        raise _scrub(exc, auth_token) from None

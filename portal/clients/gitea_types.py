@@ -41,6 +41,17 @@ class GiteaRepo:
     default_branch: str = ""
     private: bool = False
     empty: bool = False
+    template: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class GiteaEntry:
+    """One entry of a repository directory (the contents API): a file, dir, symlink..."""
+    name: str
+    path: str
+    type: str              # file, dir, symlink or submodule
+    size: int = 0
 
 
 @dataclass(frozen=True)

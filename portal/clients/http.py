@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from portal.observability import context, metrics
+from portal.observability.operations import operation
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +160,10 @@ class ServiceClient:
         timeout = timeout or (self.connect_timeout, self.read_timeout)
         ok_set = set(ok) if ok is not None else None
         last: ServiceError | None = None
+        # The page request's id (or the pass's), so the servers' logs can be matched with ours.
+        request_id = context.outbound_request_id()
         for attempt in range(attempts):
-            request_id = uuid.uuid4().hex[:12]
-            send_headers = {"X-Request-Id": request_id, **(headers or {})}
+            send_headers = {context.HEADER: request_id, **(headers or {})}
             started = time.monotonic()
             try:
                 resp = self.session.request(method, url, params=params, json=json,
@@ -168,13 +171,14 @@ class ServiceClient:
                                             allow_redirects=allow_redirects)
             except requests.Timeout:
                 last = ServiceUnavailable(self.service, method, path, "timed out")
-                self._record(method, path, None, started, request_id)
+                self._record(method, path, None, started, request_id, timed_out=True)
             except requests.RequestException as exc:
                 last = ServiceUnavailable(self.service, method, path,
                                           f"connection failed ({type(exc).__name__})")
                 self._record(method, path, None, started, request_id)
             else:
-                self._record(method, path, resp.status_code, started, request_id)
+                self._record(method, path, resp.status_code, started, request_id,
+                             upstream_id=resp.headers.get("X-Coder-Request-Id"))
                 if ok_set is not None and resp.status_code in ok_set:
                     return resp
                 if resp.status_code < 400 and ok_set is None:
@@ -188,6 +192,7 @@ class ServiceClient:
                     if last.retry_after > self.max_retry_after:
                         break
                     delay = max(delay, last.retry_after)
+                metrics.outbound_retry(self.service, operation(method, path))
                 time.sleep(delay)
         assert last is not None
         raise last
@@ -212,10 +217,7 @@ class ServiceClient:
 
     def field(self, body: Any, key: str, kind: type | tuple, method: str, path: str) -> Any:
         """body[key] checked for presence and type, else BadResponse."""
-        if not isinstance(body, dict) or key not in body or not isinstance(body[key], kind):
-            raise BadResponse(self.service, method, path,
-                              f"reply lacks field '{key}' of type {_names(kind)}")
-        return body[key]
+        return checked_field(self.service, body, key, kind, method, path)
 
     # -- helpers -------------------------------------------------------------------
     def _error(self, method: str, path: str, resp: requests.Response) -> ServiceError:
@@ -234,13 +236,25 @@ class ServiceClient:
                    status=status, detail=detail)
 
     def _record(self, method: str, path: str, status: int | None, started: float,
-                request_id: str) -> None:
+                request_id: str, timed_out: bool = False, upstream_id: str | None = None) -> None:
         seconds = time.monotonic() - started
-        log.debug("%s %s %s -> %s in %.3fs (request %s)", self.service, method, path,
-                  status if status is not None else "no reply", seconds, request_id)
+        log.debug("%s %s %s -> %s in %.3fs (request %s%s)", self.service, method, path,
+                  status if status is not None else "no reply", seconds, request_id,
+                  f", {self.service} request {upstream_id[:40]!r}" if upstream_id else "")
+        metrics.outbound_call(self.service, operation(method, path),
+                              metrics.outcome_of(status, timed_out), seconds)
         record = CallRecord(self.service, method, path, status, seconds)
         for listener in list(call_listeners):
             listener(record)
+
+
+def checked_field(service: str, body: Any, key: str, kind: type | tuple, method: str,
+                  path: str) -> Any:
+    """body[key] checked for presence and type, else BadResponse (a reply of `service`)."""
+    if not isinstance(body, dict) or key not in body or not isinstance(body[key], kind):
+        raise BadResponse(service, method, path,
+                          f"reply lacks field '{key}' of type {_names(kind)}")
+    return body[key]
 
 
 def _names(kind: type | tuple) -> str:

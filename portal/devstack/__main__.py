@@ -15,21 +15,26 @@ until the parent process goes away (a killed test run leaves nothing behind).
     READY
 
 Out-of-process control is the simulators' own: `POST /__sim/faults`, `GET /__sim/state`.
+With `--workspaces DIR` the simulated Coder runs real workspaces there (startup.sh,
+and code-server when installed or given with `--code-server`), ended on exit.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
-from .coder import DEFAULT_ADMIN_TOKEN as CODER_TOKEN
-from .coder import make_coder_sim
-from .gitea import DEFAULT_ADMIN_TOKEN as GITEA_TOKEN
-from .gitea import make_gitea_sim
-from .server import ServerThread
+from portal.devstack.coder import DEFAULT_ADMIN_TOKEN as CODER_TOKEN
+from portal.devstack.coder import make_coder_sim
+from portal.devstack.gitea import DEFAULT_ADMIN_TOKEN as GITEA_TOKEN
+from portal.devstack.gitea import make_gitea_sim
+from portal.devstack.server import ServerThread
+from portal.devstack.workspace_host import WorkspaceHost, installed_code_server
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -41,22 +46,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gitea-port", type=int, default=0)
     parser.add_argument("--coder-token", default=CODER_TOKEN)
     parser.add_argument("--gitea-token", default=GITEA_TOKEN)
+    parser.add_argument("--starters", action="store_true",
+                        help="seed the Gitea organization `starters` (workspace-image/starters)")
     parser.add_argument("--build-seconds", type=float, default=2.0)
     parser.add_argument("--agent-seconds", type=float, default=0.5)
     parser.add_argument("--app-domain", default="portal.localhost",
                         help="Coder's subdomain app hosts are *.<app-domain>:<coder port>")
     parser.add_argument("--max-seconds", type=float, default=0,
                         help="stop after this long (0: until signalled)")
+    parser.add_argument("--gitea-data", default=None,
+                        help="folder of the simulated Gitea's repositories (default: temporary)")
+    parser.add_argument("--workspaces", default=None,
+                        help="run real workspaces (startup.sh, code-server) in this folder")
+    parser.add_argument("--code-server", default=None,
+                        help="code-server executable (default: the one `make ide` installs)")
+    parser.add_argument("--max-workspaces", type=int, default=4)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    host = None
+    if args.workspaces:
+        code_server = Path(args.code_server) if args.code_server else installed_code_server()
+        host = WorkspaceHost(args.workspaces, code_server=code_server,
+                             max_running=args.max_workspaces)
+    # On stderr (stdout carries the settings): one access line per call, with the request ids
+    # the real servers log (access_log.py); werkzeug's own line would only repeat it.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     coder_app, coder = make_coder_sim(admin_token=args.coder_token, build_seconds=args.build_seconds,
-                                      agent_seconds=args.agent_seconds)
-    gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token)
+                                      agent_seconds=args.agent_seconds, host=host)
+    gitea_app, _gitea = make_gitea_sim(admin_token=args.gitea_token, data_dir=args.gitea_data,
+                                        starters=args.starters)
     coder_server = ServerThread(coder_app, host=args.host, port=args.coder_port).start()
     gitea_server = ServerThread(gitea_app, host=args.host, port=args.gitea_port).start()
+    if host is not None:
+        host.gitea_url = gitea_server.url
     wildcard = f"*.{args.app_domain}:{coder_server.port}"
     coder.set_faults(access_url=coder_server.url, wildcard_host=wildcard)
 
@@ -77,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         coder_server.stop()
         gitea_server.stop()
+        if host is not None:
+            host.shutdown()
     return 0
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 import uuid
 from collections import deque
@@ -27,16 +28,19 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from portal.devstack import coder_apps
+from portal.devstack import coder_apps, coder_host
+from portal.devstack.access_log import log_access
 from portal.devstack.coder_api import handle_api
 from portal.devstack.coder_state import ApiError
 from portal.devstack.coder_store import CoderStore, Knobs
 from portal.devstack.control import control_response
+from portal.devstack.workspace_host import WorkspaceHost
 
 DEFAULT_ADMIN_TOKEN = "simadmin01-codersimadminsecret000"
 FAULT_HEADER = "X-Devstack-Fault"
 API_CSP = "frame-ancestors 'none'"
 REQUEST_LOG_SIZE = 10_000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,11 +79,14 @@ class CoderSim:
     def __init__(self, *, admin_token: str = DEFAULT_ADMIN_TOKEN, admin_username: str = "admin",
                  template_name: str = "portal-workspace", organization_name: str = "coder",
                  access_url: str | None = None, wildcard_host: str | None = None,
-                 **knobs: Any):
+                 host: WorkspaceHost | None = None, **knobs: Any):
         self.knobs = Knobs()
         self.store = CoderStore(self.knobs, admin_token=admin_token,
                                 admin_username=admin_username, template_name=template_name,
                                 organization_name=organization_name)
+        if host is not None:  # real workspace processes (coder_host.py)
+            self.store.host = host
+            host.on_autostop = lambda workspace_id: coder_host.autostop(self.store, workspace_id)
         self.keybox = coder_apps.KeyBox()
         self.deployment_id = str(uuid.uuid4())
         self.access_url = access_url.rstrip("/") if access_url else None
@@ -192,6 +199,12 @@ class CoderSimApp:
             self.sim.requests_total = next(self.sim._arrivals)
         response = self.respond(request)
         record[2] = response.status_code
+        if not request.path.startswith("/__sim/"):
+            own = str(uuid.uuid4())  # Coder's own id per request (httpmw.AttachRequestID)
+            if isinstance(response, Response):  # an app proxy streams the upstream's headers
+                response.headers["X-Coder-Request-Id"] = own
+            log_access(log, request, response.status_code, request_id=own,
+                       x_request_id=request.headers.get("X-Request-ID", "-"))
         return response(environ, start_response)
 
     def respond(self, request: Request) -> Response:
@@ -268,7 +281,8 @@ def make_coder_sim(**knobs: Any) -> tuple[CoderSimApp, CoderSim]:
     """A fresh simulated Coder: (WSGI app, control object).
 
     Keyword arguments: admin_token, admin_username, template_name,
-    organization_name, access_url, wildcard_host, and any knob (build_seconds,
+    organization_name, access_url, wildcard_host, host (a WorkspaceHost: real
+    workspace processes behind the app hosts), and any knob (build_seconds,
     agent_seconds, fail_builds, fail_message, max_token_lifetime_seconds,
     oidc_enabled, slow_seconds, status_override, malformed, malformed_path).
     Seeded with an admin user holding `admin_token`, the default organization

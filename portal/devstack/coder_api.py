@@ -190,6 +190,8 @@ def list_workspaces(sim: "CoderSim", request: Request, actor: User, key: ApiKey 
             continue
         if "id" in filters and ws.id not in filters["id"].split(","):
             continue
+        if "status" in filters and ws.latest.status(at) != filters["status"]:
+            continue
         found.append(ws)
     found.sort(key=lambda w: w.last_used_at, reverse=True)
     offset = _int_arg(request, "offset", 0)
@@ -199,8 +201,13 @@ def list_workspaces(sim: "CoderSim", request: Request, actor: User, key: ApiKey 
                  "count": len(found)}
 
 
+WORKSPACE_STATUSES = frozenset({"pending", "starting", "running", "stopping", "stopped",
+                                "failed", "canceling", "canceled", "deleting", "deleted"})
+
+
 def parse_workspace_query(q: str) -> dict[str, str]:
-    """Coder's searchquery.Workspaces subset: owner:, name:, id:, and bare [owner/]name."""
+    """Coder's searchquery.Workspaces subset: owner:, name:, id:, status: (one value of
+    codersdk.WorkspaceStatus: coderd/searchquery/search.go), and bare [owner/]name."""
     out: dict[str, str] = {}
     for element in q.lower().split():
         key, sep, value = element.partition(":")
@@ -213,6 +220,12 @@ def parse_workspace_query(q: str) -> dict[str, str]:
                                           "with ':'"}])
         elif key in ("owner", "name", "id"):
             out[key] = value
+        elif key == "status" and value in WORKSPACE_STATUSES:
+            out[key] = value
+        elif key == "status":
+            raise ApiError(400, "Invalid workspace search query.", validations=[
+                {"field": "status", "detail": f"Query param \"status\" has invalid value: "
+                                              f"{value!r} is not a valid WorkspaceStatus"}])
         else:
             raise ApiError(400, "Invalid workspace search query.", validations=[
                 {"field": key, "detail": f"Query param {key!r} is not a valid query param"}])

@@ -13,8 +13,10 @@ Mirrors coderd/workspaceapps (see NOTES.md, "Browser auth for apps"):
    app is served. A session token in the query string is served once and only
    gets a one-minute signed-app-token cookie, never the lasting session cookie.
 
-Where real Coder proxies to code-server inside the workspace, this serves a plain
-page naming the workspace, its repository and the `folder` it was asked to open.
+When the simulator runs real workspaces (workspace_host.py) with code-server
+installed, the app host proxies to that workspace's code-server (app_proxy.py);
+otherwise it serves a plain page naming the workspace, its repository and the
+`folder` it was asked to open, and how to get the real IDE.
 """
 from __future__ import annotations
 
@@ -28,8 +30,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 from cryptography.fernet import Fernet, InvalidToken
 from werkzeug.wrappers import Request, Response
 
+from portal.devstack.app_proxy import AppProxy
 from portal.devstack.coder_state import ApiError, ApiKey, User, now
-from portal.workspace_params import AGENT_NAME, APP_SLUG
+from portal.devstack.workspace_host import CONTAINER_HOME
+from portal.workspaces.workspace_params import AGENT_NAME, APP_SLUG
 
 if TYPE_CHECKING:
     from portal.devstack.coder import CoderSim
@@ -38,6 +42,10 @@ API_KEY_PARAM = "coder_application_connect_api_key_35e783"
 SESSION_QUERY_PARAM = "coder_session_token"
 SIGNED_APP_TOKEN_COOKIE = "coder_signed_app_token"
 KEY_TTL_SECONDS = 60
+PLACEHOLDER_HINT = ("This is a placeholder. Run <code>make ide</code> to install code-server; "
+                    "<code>portal dev</code> then serves a real VS Code here, in a folder the "
+                    "template's own startup.sh prepared.")
+STARTING = "code-server is starting; reload in a moment."
 _NAME = r"[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*"
 APP_SUBDOMAIN_RE = re.compile(
     rf"^(?P<slug>{_NAME})(?:--(?P<agent>{_NAME}))?--(?P<workspace>{_NAME})--(?P<owner>{_NAME})$")
@@ -107,7 +115,7 @@ def auth_redirect(sim: "CoderSim", request: Request, actor: User, key: ApiKey | 
     return Response(status=303, headers={"Location": location})
 
 
-def app_request(sim: "CoderSim", request: Request) -> Response | None:
+def app_request(sim: "CoderSim", request: Request) -> Response | AppProxy | None:
     """Serve `request` if its Host is a subdomain app host; None lets the API handle it."""
     wildcard = sim.wildcard_host
     if not wildcard:
@@ -147,7 +155,7 @@ def _cookie_domain(wildcard: str) -> str | None:
     return f".{parent}" if "." in parent else None
 
 
-def _serve(sim: "CoderSim", request: Request, app: re.Match[str]) -> Response:
+def _serve(sim: "CoderSim", request: Request, app: re.Match[str]) -> Response | AppProxy:
     store = sim.store
     token = request.cookies.get(cookie_name(sim.wildcard_host or "")) \
         or request.headers.get("Coder-Session-Token")
@@ -178,12 +186,17 @@ def _serve(sim: "CoderSim", request: Request, app: re.Match[str]) -> Response:
         status = state[0] if state else "disconnected"
         return _page(502, "Application Unavailable",
                      f'Agent state is "{status}", not "connected".')
+    host = sim.store.host
+    if host is not None and (port := host.port(ws.id)) is not None:
+        return AppProxy(port, CONTAINER_HOME, str(host.home(app["owner"], ws.name)))
     folder = request.args.get("folder", "")
     body = (f"<h1>code-server (simulated)</h1>"
             f"<p>Workspace <b id=workspace>{html.escape(ws.name)}</b> of "
             f"<b id=owner>{html.escape(app['owner'])}</b></p>"
             f"<p>Repository <code id=repo>{html.escape(ws.parameter('git_repo'))}</code></p>"
-            f"<p>Folder <code id=folder>{html.escape(folder)}</code></p>")
+            f"<p>Folder <code id=folder>{html.escape(folder)}</code></p>"
+            f"<p id=hint>{PLACEHOLDER_HINT if host is None or host.code_server is None else STARTING}"
+            f"</p>")
     resp = Response(_html("code-server", body), status=200, mimetype="text/html")
     if from_query:
         # A query-string token only earns a short-lived signed app token, never a session.

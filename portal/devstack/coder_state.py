@@ -9,6 +9,7 @@ threads to stop.
 """
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 import string
@@ -17,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from portal.workspaces.workspace_params import IMMUTABLE, PARAMETERS, SIZE_OPTIONS
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
 RESERVED_NAMES = frozenset({"new", "create"})
@@ -284,3 +287,38 @@ class Workspace:
                 if item.get("name") == name:
                     return str(item.get("value", ""))
         return ""
+
+
+def check_value(param: dict[str, Any], value: str, previous: dict[str, str]) -> None:
+    """codersdk/richparameters.go (ParameterResolver.ValidateResolve): an immutable
+    parameter may not change after create; a value outside the options is refused."""
+    name = param["name"]
+    if not param["mutable"] and name in previous and previous[name] != value:
+        raise ApiError(400, "Unable to validate parameters", f'Parameter "{name}" is not '
+                       "mutable, so it can't be updated after creating a workspace.")
+    allowed = [o["value"] for o in param["options"]]
+    if allowed and value not in allowed:
+        raise ApiError(400, "Unable to validate parameters",
+                       f'parameter "{name}": value "{value}" must be one of the options')
+
+
+def default_parameters() -> list[dict[str, Any]]:
+    """The template's rich parameters: those of portal/workspaces/workspace_params.py."""
+    out = []
+    for name, kind in PARAMETERS.items():
+        required = name == "git_repo"
+        options, default = SIZE_OPTIONS.get(name, ((), ""))
+        out.append({"name": name, "display_name": name.replace("_", " ").title(),
+                    "description": "", "description_plaintext": "", "type": kind,
+                    "form_type": "radio" if options else "input",
+                    "mutable": name not in IMMUTABLE, "ephemeral": False,
+                    "default_value": str(default), "required": required,
+                    "options": [{"name": str(o), "description": "", "value": str(o), "icon": ""}
+                                for o in options],
+                    "icon": "", "validation_error": "", "validation_regex": ""})
+    return out
+
+
+def secrets_equal(a: str, b: str) -> bool:
+    """Constant-time comparison, as a real server would do."""
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -8,15 +8,17 @@ Callers hold `CoderStore.lock` around every call.
 """
 from __future__ import annotations
 
-import hmac
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from portal.devstack import coder_host
 from portal.devstack.coder_state import (
     EMAIL_RE, SIGNED_OUT, USER_ERROR_MESSAGE, ApiError, ApiKey, Build, Template, User, Workspace,
-    name_problem, new_id, not_found, now, rfc3339, validation_failed)
-from portal.workspace_params import AGENT_NAME, APP_SLUG, PARAMETERS, PROJECT_FOLDER
+    check_value, default_parameters, name_problem, new_id, not_found, now, rfc3339, secrets_equal,
+    validation_failed)
+from portal.devstack.workspace_host import WorkspaceHost
+from portal.workspaces.workspace_params import AGENT_NAME, APP_SLUG, PROJECT_FOLDER
 
 LOGIN_TYPES = frozenset({"password", "none", "oidc", "github"})
 TRANSITIONS = frozenset({"start", "stop", "delete"})
@@ -34,20 +36,6 @@ class Knobs:
     max_token_lifetime_seconds: float = 30 * DAY
     default_token_lifetime_seconds: float = 7 * DAY
     oidc_enabled: bool = False
-
-
-def default_parameters() -> list[dict[str, Any]]:
-    """The template's rich parameters: those of portal/workspace_params.py."""
-    out = []
-    for name, kind in PARAMETERS.items():
-        required = name == "git_repo"
-        out.append({"name": name, "display_name": name.replace("_", " ").title(),
-                    "description": "", "description_plaintext": "", "type": kind,
-                    "form_type": "input", "mutable": True, "ephemeral": False,
-                    "default_value": "", "required": required,
-                    "options": [], "icon": "", "validation_error": "",
-                    "validation_regex": ""})
-    return out
 
 
 class CoderStore:
@@ -77,6 +65,7 @@ class CoderStore:
             self.keys[key_id] = ApiKey(key_id, secret, admin.id, "devstack-admin", now() + 3650 * DAY)
         self.template = Template(new_id(), self.org["id"], template_name, new_id(),
                                  default_parameters())
+        self.host: WorkspaceHost | None = None   # real workspace processes (coder_host.py)
 
     # -- authentication ---------------------------------------------------------------------
     def authenticate(self, token: str | None) -> tuple[User, ApiKey | None]:
@@ -281,7 +270,7 @@ class CoderStore:
         ws = Workspace(new_id(), owner.id, self.org["id"], self.template.id, name,
                        ttl_ms if ttl_ms is not None else 8 * 3600 * 1000)
         self.workspaces[ws.id] = ws
-        self._add_build(ws, actor, "start", params)
+        self.add_build(ws, actor, "start", params)
         return ws
 
     def _check_parameters(self, values: Any, previous: list[dict[str, str]]
@@ -302,6 +291,7 @@ class CoderStore:
             if item["name"] not in declared:
                 raise ApiError(400, "Unable to validate parameters",
                                f'parameter "{item["name"]}" is not present in the template')
+            check_value(declared[item["name"]], item.get("value", ""), given)
             given[item["name"]] = item.get("value", "")
         for name, param in declared.items():
             if param["required"] and not given.get(name):
@@ -319,9 +309,9 @@ class CoderStore:
             raise ApiError(409, "A workspace build is already active.")
         params = self._check_parameters(body.get("rich_parameter_values"),
                                         previous=ws.latest.parameters)
-        return self._add_build(ws, actor, transition, params)
+        return self.add_build(ws, actor, transition, params)
 
-    def _add_build(self, ws: Workspace, actor: User, transition: str,
+    def add_build(self, ws: Workspace, actor: User, transition: str,
                    params: list[dict[str, str]]) -> Build:
         fail = None
         if self.knobs.fail_builds > 0:
@@ -332,6 +322,8 @@ class CoderStore:
                       self.knobs.agent_seconds, fail, ttl_ms=ws.ttl_ms)
         ws.builds.append(build)
         self.builds[build.id] = build
+        if self.host is not None:
+            coder_host.on_build(self, self.host, ws, build)
         return build
 
     def build_for(self, actor: User, build_id: str) -> tuple[Workspace, Build]:
@@ -374,16 +366,20 @@ class CoderStore:
 
     def _resources(self, ws: Workspace, build: Build, at: float) -> list[dict[str, Any]]:
         state = build.agent_state(at)
+        if self.host is not None:
+            state = coder_host.agent_state(self.host, build, state)
+        elif state is not None:
+            state = (*state, "healthy" if state[1] == "ready" else "initializing")
         if state is None:
             return []
-        status, lifecycle = state
+        status, lifecycle, health = state
         owner = self.users[ws.owner_id]
         app = {"id": build.app_id, "slug": APP_SLUG, "display_name": "code-server",
                "url": f"http://localhost:13337/?folder={PROJECT_FOLDER}", "command": "",
                "icon": "/icon/code.svg", "subdomain": True, "external": False, "hidden": False,
                "subdomain_name": f"{APP_SLUG}--{AGENT_NAME}--{ws.name}--{owner.username}",
                "sharing_level": "owner", "open_in": "slim-window",
-               "health": "healthy" if lifecycle == "ready" else "initializing",
+               "health": health,
                "healthcheck": {"url": "http://localhost:13337/healthz", "interval": 5,
                                "threshold": 6}, "statuses": []}
         ready_at = build.completed_at + build.agent_seconds
@@ -425,8 +421,3 @@ class CoderStore:
                 "created_at": rfc3339(ws.created_at), "updated_at": rfc3339(at),
                 "last_used_at": rfc3339(ws.last_used_at), "dormant_at": None,
                 "deleting_at": None, "next_start_at": None}
-
-
-def secrets_equal(a: str, b: str) -> bool:
-    """Constant-time comparison, as a real server would do."""
-    return hmac.compare_digest(a.encode(), b.encode())

@@ -18,26 +18,43 @@ Knobs (also settable out of process with `POST /__sim/faults` and a JSON object;
 * `health_fail` – /api/healthz answers 424 "fail";
 * `repo_create_seconds` – how long a repository creation takes (widens races).
 
+Repositories are real bare git repositories under `data_dir` (a temporary
+folder, removed with the simulator, when none is given), served over git's
+smart HTTP protocol at the `clone_url` the API returns (gitea_git.py), with
+the teams' permissions. `sim.add_import_source(url, path)` lets
+`POST /repos/migrate` of `url` really clone the local repository at `path`.
+
 Every reply produced by a fault carries the `X-Devstack-Fault` header, so the
 contract checks in the tests skip it.
 """
 from __future__ import annotations
 
 import json
+import logging
 import re
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from portal.devstack.access_log import gitea_request_id, log_access
 from portal.devstack.control import control_response
+from portal.devstack.git_repos import RepoStore
+from portal.devstack.gitea_git import GitHTTP, is_git_path
+from portal.devstack.gitea_migrate import source_key
 from portal.devstack.gitea_api import GiteaAPI, Reply, health_body
+from portal.devstack.gitea_generate import STARTERS_DIR, seed_templates, template_routes
 from portal.devstack.gitea_state import ADMIN_LOGIN, GiteaState, Repo, SimError, Team, User
 
 DEFAULT_ADMIN_TOKEN = "devstack-gitea-admin-token"
 FAULT_HEADER = "X-Devstack-Fault"
+log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
@@ -64,11 +81,19 @@ class GiteaSim:
     """Control object of one simulated Gitea: knobs, state accessors, counters."""
 
     def __init__(self, admin_token: str = DEFAULT_ADMIN_TOKEN, *,
-                 auth_source_ids: tuple[int, ...] = (1,), **knobs: Any):
+                 auth_source_ids: tuple[int, ...] = (1,), data_dir: str | Path | None = None,
+                 **knobs: Any):
         self.admin_token = admin_token
         self.admin_login = ADMIN_LOGIN
         self.state = GiteaState(admin_token, auth_source_ids=auth_source_ids)
-        self.api = GiteaAPI(self.state)
+        if data_dir is None:
+            data_dir = tempfile.mkdtemp(prefix="gitea-sim-")
+            weakref.finalize(self, shutil.rmtree, data_dir, True)
+        self.disk = RepoStore(Path(data_dir) / "repositories")
+        self.api = GiteaAPI(self.state, self.disk)
+        self.git = GitHTTP(self.state, self.disk)
+        self.api.routes += template_routes(self.api)
+        self.state.disk = self.disk  # a repository's content is committed there
         self.faults = Faults()
         self._lock = threading.Lock()
         self.request_count = 0
@@ -122,6 +147,23 @@ class GiteaSim:
     def delete_repo(self, owner: str, name: str) -> None:
         with self.state.lock:
             self.state.repos.pop((owner.lower(), name.lower()), None)
+        self.disk.delete(owner, name)
+
+    def block_user(self, name: str, blocked: bool = True) -> None:
+        """Gitea's prohibit_login (an offboarded person): no sign-in, no git."""
+        with self.state.lock:
+            self.state.users[name.lower()].prohibit_login = blocked
+
+    def repo_path(self, owner: str, name: str) -> Path:
+        """The bare repository on disk."""
+        return self.disk.path(owner, name)
+
+    def add_import_source(self, url: str, path: str | Path, *, private: bool = False) -> None:
+        """Make `POST /repos/migrate` of `url` clone the local repository at `path`."""
+        with self.state.lock:
+            self.state.import_sources[source_key(url)] = str(path)
+            if private:
+                self.state.private_sources.add(source_key(url))
 
     def delete_user(self, name: str) -> None:
         with self.state.lock:
@@ -157,8 +199,14 @@ class GiteaSim:
 
     # -- WSGI ------------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response):
+        if is_git_path(environ.get("PATH_INFO", "")) and not self.faults.down:
+            with self._lock:
+                self.request_count += 1
+            return self.git(environ, start_response)
         request = Request(environ)
         response = self._respond(request)
+        if not request.path.startswith("/__sim/"):
+            log_access(log, request, response.status_code, request_id=gitea_request_id(request))
         return response(environ, start_response)
 
     def _respond(self, request: Request) -> Response:
@@ -198,7 +246,9 @@ class GiteaSim:
             reply = self.api.handle(request, path[len(API_PREFIX):], base)
         except SimError as exc:
             body = {"message": exc.message, "url": _swagger(request)}
-            if exc.status == 404:
+            if exc.extra.get("error"):  # a few handlers answer {"error": ...} instead
+                body = {"error": exc.message}
+            elif exc.status == 404:
                 body["errors"] = []
             return _json(exc.status, body)
         return _reply(reply)
@@ -228,7 +278,14 @@ def _fault(response: Response) -> Response:
     return response
 
 
-def make_gitea_sim(admin_token: str = DEFAULT_ADMIN_TOKEN, **knobs: Any) -> tuple[GiteaSim, GiteaSim]:
-    """`(wsgi_app, sim)`: the sim object is itself the WSGI app, returned twice for clarity."""
+def make_gitea_sim(admin_token: str = DEFAULT_ADMIN_TOKEN, *, starters: bool = False,
+                   **knobs: Any) -> tuple[GiteaSim, GiteaSim]:
+    """`(wsgi_app, sim)`: the sim object is itself the WSGI app, returned twice for clarity.
+
+    `starters`: the organization `starters` holds this repository's starters as template
+    repositories (workspace-image/starters), as compose/bootstrap.sh makes on a real Gitea.
+    """
     sim = GiteaSim(admin_token, **knobs)
+    if starters and STARTERS_DIR.is_dir():
+        seed_templates(sim.state, "starters", STARTERS_DIR)
     return sim, sim

@@ -7,7 +7,6 @@ swagger contract (tests check every exchange against it).
 """
 from __future__ import annotations
 
-import base64
 import re
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request
 
+from portal.devstack.git_repos import RepoStore
 from portal.devstack.gitea_state import (VERSION, GiteaState, Repo, SimError, Team, Token, User,
                                          normalise_scopes, now, scope_allows)
 
@@ -63,11 +63,11 @@ def team_json(t: Team, org: User, base: str) -> dict:
             "units_map": dict(t.units_map), "can_create_org_repo": t.can_create_org_repo}
 
 
-def repo_json(r: Repo, owner: User, base: str) -> dict:
+def repo_json(r: Repo, owner: User, base: str, *, empty: bool) -> dict:
     full = f"{owner.login}/{r.name}"
     return {"id": r.id, "owner": user_json(owner, base), "name": r.name, "full_name": full,
-            "description": r.description, "empty": not r.auto_init, "private": r.private,
-            "fork": False, "template": False, "mirror": False, "size": 0, "language": "",
+            "description": r.description, "empty": empty, "private": r.private,
+            "fork": False, "template": r.template, "mirror": False, "size": 0, "language": "",
             "html_url": f"{base}/{full}", "url": f"{base}/api/v1/repos/{full}", "link": "",
             "ssh_url": f"git@{base.split('://', 1)[-1].split(':')[0]}:{full}.git",
             "clone_url": f"{base}/{full}.git", "original_url": "", "website": "",
@@ -94,8 +94,9 @@ Route = tuple[str, re.Pattern, Callable[..., Reply], str | None]
 class GiteaAPI:
     """Routes /api/v1 requests to handlers over a GiteaState."""
 
-    def __init__(self, state: GiteaState):
+    def __init__(self, state: GiteaState, disk: RepoStore):
         self.state = state
+        self.disk = disk   # the repositories themselves, bare on disk
         p = re.compile
         self.routes: list[Route] = [
             ("GET", p(r"/version"), self.version, None),
@@ -149,27 +150,9 @@ class GiteaAPI:
     # -- authentication --------------------------------------------------------------------
     def authenticate(self, request: Request, category: str) -> Auth:
         """Who is calling, checked like Gitea's apiAuth + verifyAuthWithOptions + sudo."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        auth = Auth(None)
-        if scheme.lower() in ("token", "bearer") and credentials:
-            token = self.state.token(credentials.strip())
-            if token is not None:
-                auth = Auth(self.state.user(token.owner), token=token)
-        elif scheme.lower() == "basic" and credentials:
-            try:
-                uname, _, passwd = base64.b64decode(credentials).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
-                raise SimError(401, "invalid username, password or token") from None
-            secret = uname if passwd in ("", "x-oauth-basic") else passwd
-            token = self.state.token(secret)
-            if token is not None:
-                auth = Auth(self.state.user(token.owner), basic=True, token=token)
-            else:
-                user = self.state.user(uname)
-                if user is None or not user.password or user.password != passwd:
-                    raise SimError(401, "invalid username, password or token")
-                auth = Auth(user, basic=True)
+        doer, token = self.state.basic_login(request.headers.get("Authorization", ""))
+        auth = Auth(doer, basic=request.headers.get("Authorization", "")[:6].lower() == "basic ",
+                    token=token)
         if auth.doer is None:
             raise SimError(401, "token is required")
         if auth.doer.prohibit_login:  # routers/api/v1/api.go verifyAuthWithOptions
@@ -200,7 +183,7 @@ class GiteaAPI:
         if not auth.doer.is_admin:
             raise SimError(403, "user should be the site admin")
 
-    def _json_body(self, request: Request) -> dict:
+    def json_body(self, request: Request) -> dict:
         data = request.get_data()
         if not data:
             return {}
@@ -268,7 +251,7 @@ class GiteaAPI:
 
     def admin_create_user(self, request, base, auth) -> Reply:
         self._site_admin(auth)
-        return Reply(201, user_json(self.state.create_user(self._json_body(request)), base))
+        return Reply(201, user_json(self.state.create_user(self.json_body(request)), base))
 
     def admin_edit_user(self, request, base, auth, username) -> Reply:
         """EditUserOption: `login_name` is required (binding "Required"), `source_id` 0 keeps
@@ -277,7 +260,7 @@ class GiteaAPI:
         user = self.state.user(username)
         if user is None:
             raise SimError(404, "The target couldn't be found.")
-        body = self._json_body(request)
+        body = self.json_body(request)
         login_name = body.get("login_name")
         if not isinstance(login_name, str) or not login_name:
             raise SimError(422, "[LoginName]: Required")
@@ -293,14 +276,14 @@ class GiteaAPI:
         return Reply(200, user_json(self._user(username), base))
 
     def create_org(self, request, base, auth) -> Reply:
-        return Reply(201, org_json(self.state.create_org(self._json_body(request), auth.doer), base))
+        return Reply(201, org_json(self.state.create_org(self.json_body(request), auth.doer), base))
 
     def admin_create_org(self, request, base, auth, username) -> Reply:
         self._site_admin(auth)
         owner = self.state.user(username)
         if owner is None:
             raise SimError(404, "The target couldn't be found.")
-        return Reply(201, org_json(self.state.create_org(self._json_body(request), owner), base))
+        return Reply(201, org_json(self.state.create_org(self.json_body(request), owner), base))
 
     def get_org(self, request, base, auth, org) -> Reply:
         return Reply(200, org_json(self._org(org), base))
@@ -311,7 +294,7 @@ class GiteaAPI:
 
     def create_team(self, request, base, auth, org) -> Reply:
         o = self._org(org)
-        return Reply(201, team_json(self.state.create_team(o, self._json_body(request)), o, base))
+        return Reply(201, team_json(self.state.create_team(o, self.json_body(request)), o, base))
 
     def list_members(self, request, base, auth, id) -> Reply:
         team = self._team(id, auth)
@@ -345,14 +328,26 @@ class GiteaAPI:
 
     def create_repo(self, request, base, auth, org) -> Reply:
         o = self._org(org)
-        body = self._json_body(request)
+        body = self.json_body(request)
         repo = self.state.begin_repo(o, body)
         try:
             if self.repo_create_seconds:
                 time.sleep(self.repo_create_seconds)
+            # modules/repository/init.go: README.md from options/readme/Default, committed
+            # as "Initial commit" by the doer.
+            readme = f"# {repo.name}\n\n{repo.description}\n".encode() if repo.auto_init else None
+            self.disk.create(o.login, repo.name, branch=repo.default_branch, readme=readme,
+                             author=(auth.doer.full_name or auth.doer.login, auth.doer.email))
+        except Exception:
+            with self.state.lock:
+                self.state.repos.pop((o.login.lower(), repo.name.lower()), None)
+            raise
         finally:
             self.state.finish_repo(repo)
-        return Reply(201, repo_json(repo, o, base))
+        return Reply(201, self.repo_reply(repo, o, base))
+
+    def repo_reply(self, repo: Repo, owner: User, base: str) -> dict:
+        return repo_json(repo, owner, base, empty=not self.disk.has_commits(owner.login, repo.name))
 
     def list_repos(self, request, base, auth, org) -> Reply:
         o = self._org(org)
@@ -360,18 +355,18 @@ class GiteaAPI:
             repos = sorted((r for r in self.state.repos.values()
                             if r.owner.lower() == o.login.lower() and not r.creating),
                            key=lambda r: r.name.lower())
-        return self._page(request, [repo_json(r, o, base) for r in repos], base)
+        return self._page(request, [self.repo_reply(r, o, base) for r in repos], base)
 
     def migrate_repo(self, request, base, auth) -> Reply:
         from portal.devstack.gitea_migrate import migrate
-        repo, owner = migrate(self, self._json_body(request), auth)
-        return Reply(201, repo_json(repo, owner, base))
+        repo, owner = migrate(self, self.json_body(request), auth)
+        return Reply(201, self.repo_reply(repo, owner, base))
 
     def get_repo(self, request, base, auth, owner, repo) -> Reply:
         found = self.state.repo(owner, repo)
         if found is None:
             raise SimError(404, "The target couldn't be found.")
-        return Reply(200, repo_json(found, self._user(found.owner), base))
+        return Reply(200, self.repo_reply(found, self._user(found.owner), base))
 
     def delete_repo(self, request, base, auth, owner, repo) -> Reply:
         found = self.state.repo(owner, repo)
@@ -379,6 +374,7 @@ class GiteaAPI:
             raise SimError(404, "The target couldn't be found.")
         with self.state.lock:
             self.state.repos.pop((found.owner.lower(), found.name.lower()), None)
+        self.disk.delete(found.owner, found.name)
         return Reply(204)
 
     def _token_owner(self, auth: Auth, username: str) -> User:
@@ -399,7 +395,7 @@ class GiteaAPI:
 
     def create_token(self, request, base, auth, username) -> Reply:
         user = self._token_owner(auth, username)
-        body = self._json_body(request)
+        body = self.json_body(request)
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise SimError(422, "[Name]: Required")

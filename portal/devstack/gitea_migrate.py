@@ -7,9 +7,12 @@ the owner, or an owner of the organization → 403; the address must be an
 http(s)/git URL of a host that is not on the local network (Gitea's default
 `[migrations] ALLOW_LOCALNETWORKS = false`) → 422; a repository of that name →
 409; a source that needs credentials (`state.private_sources`) and got none →
-422 "Authentication failed: …". Nothing is fetched: the repository is created
-as if the clone had succeeded, and the import is recorded in
-`state.migrations` (never the credentials themselves).
+422 "Authentication failed: …". A source registered with
+`GiteaSim.add_import_source` (a local test repository standing for that URL)
+is really cloned: every branch and tag, its default branch kept. Any other
+source cannot be reached from the dev stack, so its repository is created
+empty, as if the source had been an empty repository. Each import is recorded
+in `state.migrations` (never the credentials themselves).
 """
 from __future__ import annotations
 
@@ -44,6 +47,19 @@ def source_key(url: str) -> str:
     return f"{(parts.hostname or '').lower()}{path.lower()}"
 
 
+def _clone(api: "GiteaAPI", owner: str, repo, source: str | None) -> None:
+    """The repository's content: a clone of a registered local source, else empty."""
+    try:
+        if source is None:
+            api.disk.create(owner, repo.name, branch=repo.default_branch, readme=None)
+        else:
+            repo.default_branch = api.disk.import_from(owner, repo.name, source)
+    except (OSError, RuntimeError) as exc:
+        with api.state.lock:
+            api.state.repos.pop((owner.lower(), repo.name.lower()), None)
+        raise SimError(500, f"Migration failed: {exc}") from None
+
+
 def migrate(api: "GiteaAPI", body: dict, auth: "Auth"):
     """Returns (repo, owner); raises SimError like the real handler."""
     state = api.state
@@ -73,7 +89,7 @@ def migrate(api: "GiteaAPI", body: dict, auth: "Auth"):
                          (body.get("auth_password") or parts.password))
     repo = state.begin_repo(owner, {"name": body["repo_name"], "private": body.get("private"),
                                     "auto_init": True, "default_branch": "main",
-                                    "description": body.get("description") or ""})
+                                    "description": body.get("description") or ""}, readme=False)
     try:
         if source_key(clone_addr) in state.private_sources and not authenticated:
             with state.lock:
@@ -81,6 +97,7 @@ def migrate(api: "GiteaAPI", body: dict, auth: "Auth"):
             raise SimError(422, f"Authentication failed: clone error: exit status 128 - "
                                 f"fatal: could not read Username for "
                                 f"'{parts.scheme}://{parts.hostname}': terminal prompts disabled.")
+        _clone(api, owner.login, repo, state.import_sources.get(source_key(clone_addr)))
     finally:
         state.finish_repo(repo)
     with state.lock:

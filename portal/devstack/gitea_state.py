@@ -7,6 +7,7 @@ organisations share one namespace, as in Gitea. Errors are raised as
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import re
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from portal.names import GITEA_RESERVED_NAMES, GITEA_RESERVED_REPO_NAMES
+from portal.devstack.git_repos import RepoStore, commit_files, read_files
+from portal.groups.names import GITEA_RESERVED_NAMES, GITEA_RESERVED_REPO_NAMES
 
 VERSION = "1.26.3"
 ADMIN_LOGIN = "gitea-admin"
@@ -53,6 +55,7 @@ class User:
     is_admin: bool = False
     is_org: bool = False
     must_change_password: bool = False
+    prohibit_login: bool = False  # an offboarded (blocked) person: no sign-in, no git
     password: str = field(default="", repr=False)
     login_name: str = ""
     source_id: int = 0
@@ -85,6 +88,10 @@ class Repo:
     description: str = ""
     creating: bool = False       # inside a create: a concurrent create of the name fails with 500
     created: str = field(default_factory=now)
+    template: bool = False       # a template repository (POST .../generate accepts it)
+    # The default branch's files (path -> bytes), set by init_repository_files only, and only
+    # when no disk holds the repositories (GiteaState.repo_files reads either).
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -153,11 +160,17 @@ def scope_allows(scopes: tuple[str, ...], category: str, write: bool) -> bool:
         not write and f"read:{category}" in have)
 
 
+def _readme(repo: Repo) -> bytes:
+    """The README of an auto-initialised repository (Gitea's default readme template)."""
+    return f"# {repo.name}\n\n{repo.description}".encode()
+
+
 class GiteaState:
     """Every object the simulated server holds, behind one lock."""
 
     def __init__(self, admin_token: str, *, auth_source_ids: tuple[int, ...] = (1,)):
         self.lock = threading.RLock()
+        self.disk: RepoStore | None = None       # the bare repositories, when hosted for real
         self._ids = itertools.count(1)
         self.users: dict[str, User] = {}         # lower login -> user or org
         self.teams: dict[int, Team] = {}
@@ -166,6 +179,7 @@ class GiteaState:
         self.auth_source_ids = set(auth_source_ids)
         self.migrations: list[dict] = []        # imports by POST /repos/migrate (gitea_migrate.py)
         self.private_sources: set[str] = set()   # gitea_migrate.source_key of sources needing credentials
+        self.import_sources: dict[str, str] = {}  # source_key -> local repository migrate clones
         admin = self._add_user(ADMIN_LOGIN, ADMIN_EMAIL, is_admin=True)
         self.add_token(admin.login, "devstack-admin", scopes=("all",), sha1=admin_token)
 
@@ -263,7 +277,7 @@ class GiteaState:
             repo = self.repos.get((owner.lower(), name.lower()))
         return repo if repo is not None and (include_creating or not repo.creating) else None
 
-    def begin_repo(self, owner: User, body: dict) -> Repo:
+    def begin_repo(self, owner: User, body: dict, *, readme: bool = True) -> Repo:
         """Insert the row (like the DB insert inside CreateRepository); git init follows."""
         name = check_repo_name(body.get("name"))
         with self.lock:
@@ -275,9 +289,33 @@ class GiteaState:
                 raise SimError(409, "The repository with the same name already exists.")
             repo = Repo(self.next_id(), owner.login, name,
                         body.get("default_branch") or "main", bool(body.get("private")),
-                        bool(body.get("auto_init")), body.get("description") or "", creating=True)
+                        bool(body.get("auto_init")), body.get("description") or "", creating=True,
+                        template=bool(body.get("template")))
             self.repos[(owner.login.lower(), name.lower())] = repo
+            if repo.auto_init and readme and self.disk is None:  # Gitea's initial commit: the
+                # README (on disk, GiteaAPI.create_repo commits it as the doer)
+                self.init_repository_files(repo, {"README.md": _readme(repo)}, repo.default_branch)
             return repo
+
+    def init_repository_files(self, repo: Repo, files: dict[str, bytes], branch: str) -> None:
+        """The one place a repository gets its content: one commit of `files` on `branch`.
+
+        Into the bare git repository on disk when the simulator hosts them (GiteaSim sets
+        `disk`: portal/devstack/git_repos.py), so a clone, a push and this API see the same
+        files; kept in memory otherwise (a state used alone in unit tests).
+        """
+        with self.lock:
+            if self.disk is not None:
+                commit_files(self.disk.path(repo.owner, repo.name), files, branch=branch)
+            else:
+                repo.files = dict(files)
+            repo.default_branch = branch
+
+    def repo_files(self, repo: Repo) -> dict[str, bytes]:
+        """The files of the default branch (what was pushed included, when on disk)."""
+        if self.disk is not None:
+            return read_files(self.disk.path(repo.owner, repo.name), repo.default_branch)
+        return dict(repo.files)
 
     def finish_repo(self, repo: Repo) -> None:
         with self.lock:
@@ -313,3 +351,48 @@ class GiteaState:
     def token(self, secret: str) -> Token | None:
         with self.lock:
             return self.tokens.get(secret)
+
+    # -- authentication and permissions ------------------------------------------------------
+    def basic_login(self, header: str) -> tuple[User | None, Token | None]:
+        """Who an Authorization header names: (None, None) without credentials.
+
+        `token X`/`bearer X` is a token; Basic is services/auth/basic.go: a token
+        as user name (empty password or `x-oauth-basic`) or as password (any user
+        name), else user name + password. Bad credentials: SimError 401.
+        """
+        scheme, _, credentials = header.partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() in ("token", "bearer") and credentials:
+            token = self.token(credentials)
+            return (self.user(token.owner), token) if token is not None else (None, None)
+        if scheme.lower() != "basic" or not credentials:
+            return None, None
+        try:
+            uname, _, passwd = base64.b64decode(credentials).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise SimError(401, "invalid username, password or token") from None
+        token = self.token(uname if passwd in ("", "x-oauth-basic") else passwd)
+        if token is not None:
+            return self.user(token.owner), token
+        user = self.user(uname)
+        if user is None or not user.password or user.password != passwd:
+            raise SimError(401, "invalid username, password or token")
+        return user, None
+
+    def repo_access(self, user: User, repo: Repo) -> str:
+        """none/read/write/admin on the code of `repo` (models/perm/access, teams' units_map)."""
+        if user.is_admin or repo.owner.lower() == user.login.lower():
+            return "admin"
+        levels = ("none", "read", "write", "admin")
+        best = "none"
+        with self.lock:
+            for team in self.teams.values():
+                if team.org != repo.owner.lower() or user.login.lower() not in team.members:
+                    continue
+                if team.permission in ("owner", "admin"):
+                    return "admin"
+                level = team.units_map.get("repo.code", "none") \
+                    if team.includes_all_repositories else "none"
+                if level in levels and levels.index(level) > levels.index(best):
+                    best = level
+        return best

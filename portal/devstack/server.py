@@ -1,9 +1,17 @@
 """Run a WSGI app on a loopback port in a background thread (dev stack and tests)."""
 from __future__ import annotations
 
+import socket
 import threading
 
 from werkzeug.serving import make_server
+
+
+def free_port() -> int:
+    """A loopback port free at the moment of asking."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class ServerThread:

@@ -11,9 +11,9 @@ import datetime as dt
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import WorkerBeat, utcnow
-from ..tokens import aware
+from portal.extensions import db
+from portal.models import WorkerBeat, utcnow
+from portal.people.tokens import aware
 
 
 def _row(name: str) -> None:

@@ -2,7 +2,8 @@
 
 What used to wait for a person's request: Coder token rotation, keep-alive of watched IDEs,
 Gitea membership retries, offboardings left half-way, the hourly drift check (report only
-unless PORTAL_DRIFT_APPLY=1). It also restarts the observation chain if it was lost (a
+unless PORTAL_DRIFT_APPLY=1), and every ten minutes the platform's versions and Coder's app
+wildcard for the web tier (platform.py). It also restarts the observation chain if it was lost (a
 broker restart, a worker killed mid-tick): a live chain ignores the extra tick.
 """
 from __future__ import annotations
@@ -14,13 +15,15 @@ from typing import Callable
 
 from flask import Flask
 
-from .. import drift, membership, offboarding, tokens
-from ..clients.http import ServiceError
-from ..extensions import db
-from ..models import Group, Offboarding, User, UserSecret, WorkspaceState, utcnow
-from ..services import Services, services
-from ..workspace_spec import WORKSPACE_TTL_MS
-from . import beats
+from portal.groups import drift, membership
+from portal.people import offboarding, tokens
+from portal.clients.http import ServiceError
+from portal.extensions import db
+from portal.models import Group, Offboarding, User, UserSecret, WorkspaceState, utcnow
+from portal.services import Services, current_services
+from portal.stages import Stage
+from portal.workspaces.workspace_spec import WORKSPACE_TTL_MS
+from portal.workspaces import beats, platform
 
 log = logging.getLogger(__name__)
 WATCHED_IDE = dt.timedelta(minutes=6)   # the open IDE's keep-alive POST comes every 5 minutes
@@ -32,11 +35,11 @@ def run(app: Flask) -> dict[str, object]:
     if not beats.claim("housekeeping", uuid.uuid4().hex, dt.timedelta(seconds=50)):
         return {}
     app.extensions["portal.queue"].enqueue("tick")
-    svc = services()
+    svc = current_services()
     done: dict[str, object] = {}
     for name, step in (("tokens", rotate_tokens), ("keepalive", keep_alive),
                        ("memberships", retry_memberships), ("offboarding", resume_offboarding),
-                       ("drift", check_drift)):
+                       ("drift", check_drift), ("platform", read_platform)):
         try:
             done[name] = step(svc)
         except Exception as exc:  # noqa: BLE001 - one duty's trouble never stops the others
@@ -62,7 +65,7 @@ def keep_alive(svc: Services) -> int:
     """Push out the auto-stop deadline of every workspace whose IDE is open (watched)."""
     since = utcnow() - WATCHED_IDE
     rows = db.session.scalars(db.select(WorkspaceState).where(
-        WorkspaceState.stage == "ready", WorkspaceState.watched_at > since,
+        WorkspaceState.stage == Stage.ready, WorkspaceState.watched_at > since,
         WorkspaceState.coder_workspace_id.is_not(None))).all()
     deadline = utcnow() + dt.timedelta(milliseconds=WORKSPACE_TTL_MS)
     for row in rows:
@@ -90,6 +93,13 @@ def check_drift(svc: Services) -> int | str:
         drift.apply(svc, report)
     beats.beat("drift", differences=len(report.drift), applied=svc.settings.drift_apply)
     return len(report.drift)
+
+
+def read_platform(svc: Services) -> str:
+    if not beats.claim(platform.NAME, uuid.uuid4().hex, platform.READ_EVERY):
+        return "not due"
+    platform.read(svc)
+    return "read"
 
 
 def _quietly(call: Callable[[], object]) -> None:

@@ -9,16 +9,17 @@ import datetime as dt
 
 from sqlalchemy import update
 
-from .. import provisioning
-from ..extensions import db
-from ..models import Membership, Project, User, WorkspaceState, utcnow
-from ..tokens import aware
-from .queue import queue
-from .status import ready_is_fresh
+from portal.workspaces import provisioning
+from portal.extensions import db
+from portal.models import Membership, Project, User, WorkspaceState, utcnow
+from portal.stages import DesiredState, Stage
+from portal.people.tokens import aware
+from portal.workspaces.queue import queue
 
 GRACE = dt.timedelta(seconds=10)      # the sweep re-enqueues a row its job has not taken by then
 WATCH_WRITE = dt.timedelta(seconds=5)  # watched_at is rewritten at most this often
 QUEUED = "Queued: waiting for the provisioning worker…"
+REPLACING = "Replacing your workspace with one of the new disk size…"
 
 
 def request_pass(state: WorkspaceState) -> bool:
@@ -39,20 +40,36 @@ def open_workspace(user: User, project: Project, *, retry: bool = False) -> Work
     state.watched_at = utcnow()
     if state.prepared:
         state.prepared = False  # from now on a workspace its person uses
-    if state.stage == "failed":
+    if state.stage == Stage.failed:
         db.session.commit()
         return state  # waits for Retry
-    if ready_is_fresh(state):
+    if state.ready_is_fresh():
         db.session.commit()
         return state  # the view asks Coder for the hand-off; nothing for the worker
-    if state.stage in ("stopped", "ready"):
-        starting = state.stage == "stopped"
-        provisioning.set_stage(state, "building" if starting else "starting")
+    if state.stage in (Stage.stopped, Stage.ready):
+        starting = state.stage == Stage.stopped
+        state.set_stage(Stage.building if starting else Stage.starting)
         state.status_message = ("Starting your workspace…" if starting
                                 else "Checking your workspace…")
         state.log_tail = None
     request_pass(state)
     return state
+
+
+def replace_workspace(state: WorkspaceState) -> None:
+    """A confirmed size with another disk: the worker deletes the workspace and creates it
+    anew (disk_size is immutable in the template); the caller has set the size."""
+    state.recreate_requested_at = utcnow()
+    state.set_stage(Stage.workspace)
+    state.status_message = REPLACING
+    state.log_tail = None
+    request_pass(state)
+
+
+def make_room(user: User) -> bool:
+    """Over the personal limit: ask the worker to stop this person's least recently used
+    workspace (portal/workspaces/jobs.py); False when the broker is out of reach."""
+    return queue().enqueue("make_room", user.id)
 
 
 def watched(state: WorkspaceState) -> None:
@@ -68,12 +85,12 @@ def watched(state: WorkspaceState) -> None:
 def set_running(user: User, project: Project, running: bool) -> str:
     """Start or stop from the Overview: recorded now, done by the worker."""
     state = provisioning.workspace_state(user, project)
-    state.desired_state = "running" if running else "stopped"
+    state.desired_state = DesiredState.running if running else DesiredState.stopped
     state.prepared = False
     if not running:
-        provisioning.set_stage(state, "stopped")
-    elif state.stage in ("stopped", "ready"):
-        provisioning.set_stage(state, "building")
+        state.set_stage(Stage.stopped)
+    elif state.stage in (Stage.stopped, Stage.ready):
+        state.set_stage(Stage.building)
         state.status_message, state.log_tail = "Starting your workspace…", None
     db.session.commit()
     if not state.coder_workspace_id and not running:
@@ -92,9 +109,9 @@ def prewarm(project: Project, users: list[User]) -> int:
         if not user.active:
             continue
         state = provisioning.workspace_state(user, project)
-        if state.coder_workspace_id or state.stage not in ("repository", "not_created"):
+        if state.coder_workspace_id or state.stage not in (Stage.repository, Stage.not_created):
             continue  # already used or already under way
-        state.prepared, state.desired_state = True, "running"
+        state.prepared, state.desired_state = True, DesiredState.running
         request_pass(state)
         count += 1
     return count

@@ -1,6 +1,6 @@
 """The queue's tasks: reconcile(person, project), the observation tick, the minute's housekeeping.
 
-reconcile runs one idempotent pass (portal/provisioning.py) under the row's database lease and
+reconcile runs one idempotent pass (portal/workspaces/provisioning.py) under the row's database lease and
 goes on through the portal's own quick steps; a build is then watched by the tick, and trouble
 is retried after a pause. The tick is one chain for the whole tier (a claim in worker_beats):
 one batched Coder read for every workspace in flight (observe.py), often while one starts,
@@ -10,6 +10,7 @@ and does the work that used to wait for a person's request.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -19,13 +20,18 @@ from typing import Callable
 from flask import Flask
 from huey import crontab
 
-from .. import provisioning
-from ..extensions import db
-from ..models import Project, User, WorkspaceState, utcnow
-from ..permissions import acting_role
-from ..services import services
-from ..tokens import aware
-from . import beats, housekeeping, observe
+from portal import audit
+from portal.workspaces import provisioning
+from portal.people import tokens
+from portal.clients.http import ServiceError
+from portal.extensions import db
+from portal.models import Project, User, WorkspaceState, utcnow
+from portal.observability import context, metrics
+from portal.groups.permissions import acting_role
+from portal.services import Services, current_services
+from portal.stages import Stage
+from portal.people.tokens import aware
+from portal.workspaces import admission, beats, housekeeping, observe, occupancy
 
 log = logging.getLogger(__name__)
 TICK_IDLE = 2                        # seconds to the next tick with nothing in flight
@@ -33,28 +39,49 @@ TICK_SPAN = 5.0                      # a tick with work in flight looks again fo
 STEP = {"starting": 0.25, "building": 0.5}  # between looks, by the busiest stage in flight
 RETRY_SECONDS = 3                    # a pass that met transient trouble runs again after this
 BACKSTOP = dt.timedelta(seconds=60)  # a building row is passed again this often (tick lost)
-QUICK_STAGES = ("repository", "account", "workspace")
+QUICK_STAGES = (Stage.repository, Stage.account, Stage.workspace)
 
 
 def register(huey, app: Flask) -> dict[str, Callable]:
     """The tasks bound to this app; names are stable across processes (module.function)."""
 
     @huey.task(name="portal.reconcile")
-    def reconcile(user_id: int, project_id: int) -> None:
-        with app.app_context():
+    def reconcile(user_id: int, project_id: int, request_id: str | None = None) -> None:
+        with app.app_context(), _timed("reconcile", request_id):
             run_pass(app, user_id, project_id)
 
     @huey.task(name="portal.tick")
-    def tick(chain: str | None = None) -> None:
-        with app.app_context():
+    def tick(chain: str | None = None, request_id: str | None = None) -> None:
+        with app.app_context(), _timed("tick", request_id):
             run_tick(app, chain or uuid.uuid4().hex)
+
+    @huey.task(name="portal.make_room")
+    def make_room(user_id: int, request_id: str | None = None) -> None:
+        with app.app_context(), _timed("make_room", request_id):
+            run_make_room(user_id)
 
     @huey.periodic_task(crontab(), name="portal.housekeeping")
     def minute() -> None:
-        with app.app_context():
+        with app.app_context(), _timed("housekeeping"):
             housekeeping.run(app)
 
-    return {"reconcile": reconcile, "tick": tick, "housekeeping": minute}
+    return {"reconcile": reconcile, "tick": tick, "make_room": make_room,
+            "housekeeping": minute}
+
+
+@contextlib.contextmanager
+def _timed(kind: str, request_id: str | None = None):
+    """portal_jobs_total / portal_job_duration_seconds for one job (an exception is "error"
+    and goes on to Huey, which logs it); the job runs under the id of the request that
+    enqueued it, if any (portal/observability/context.py)."""
+    started, outcome = time.perf_counter(), "error"
+    token = context.request_id.set(request_id if context.valid_request_id(request_id) else None)
+    try:
+        yield
+        outcome = "ok"
+    finally:
+        context.request_id.reset(token)
+        metrics.job_finished(kind, outcome, time.perf_counter() - started)
 
 
 def _queue(app: Flask):
@@ -71,13 +98,13 @@ def run_pass(app: Flask, user_id: int, project_id: int) -> provisioning.Status |
     if role is None:
         _set_due(user_id, project_id, None)
         return None
-    svc = services()
+    svc = current_services()
     lease = dt.timedelta(seconds=svc.settings.reconcile_lease_seconds)
     _set_due(user_id, project_id, utcnow() + lease + dt.timedelta(seconds=5))  # killed: swept
     status = None
     for _ in range(len(QUICK_STAGES) + 2):
         db.session.expire_all()  # the lease and the row as the last pass left them
-        status = provisioning.reconcile(svc, user, project, role)
+        status = metrics.timed_pass(provisioning.reconcile, svc, user, project, role)
         if status.failed or status.transient or status.stage not in QUICK_STAGES:
             break
     state = provisioning.workspace_state(user, project)
@@ -117,7 +144,7 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
     """The tier's one observation chain: look, sweep, schedule the next tick."""
     if not beats.claim("tick", chain, dt.timedelta(seconds=TICK_IDLE + 5)):
         return None  # another chain holds it: this one ends here
-    svc, q = services(), _queue(app)
+    svc, q = current_services(), _queue(app)
     deadline = time.monotonic() + TICK_SPAN
     total = observe.Observation()
     while True:
@@ -132,14 +159,60 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
             break
         beats.claim("tick", chain, dt.timedelta(seconds=TICK_SPAN + 5))
         time.sleep(step)
+    admitted = admit(svc, q)
     swept = sweep(q)
-    beats.beat("tick", in_flight=len(total.stages), calls=total.calls, swept=swept,
+    beats.beat("tick", admitted=admitted, in_flight=len(total.stages), calls=total.calls, swept=swept,
                error=total.error)
     if total.stages:  # still in flight: go on at once (a durable point every TICK_SPAN)
         q.enqueue("tick", chain)
     else:
         q.enqueue("tick", chain, delay=TICK_IDLE)
     return total
+
+
+def run_make_room(user_id: int) -> str | None:
+    """Over the personal limit, the person asked to stop their least recently used workspace:
+    its name, or None (nothing running, or Coder out of reach: they may ask again)."""
+    from portal.workspaces import intent
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    svc = current_services()
+    try:
+        lru = occupancy.read(svc).least_recently_used(user.username)
+        if lru is None:
+            return None
+        row = db.session.scalar(db.select(WorkspaceState).where(
+            WorkspaceState.user_id == user.id, WorkspaceState.coder_workspace_id == lru.workspace_id))
+        if row is not None:
+            intent.set_running(user, row.project, running=False)  # the pass stops it
+        else:  # started outside the portal: the person's own token stops it
+            token = tokens.coder_token(svc, user)
+            svc.coder.as_user(token).stop_workspace(lru.workspace_id)
+            audit.record(user, "workspace.stop", lru.name, via="make_room")
+            db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        log.warning("make room for user %s: %s", user_id, exc)
+        return None
+    return lru.name
+
+
+def admit(svc: Services, q) -> int:
+    """Give the free places to the first in line (portal/workspaces/admission.py) and enqueue
+    their passes. One read of Coder's occupancy, and only while somebody waits."""
+    if not admission.line():
+        return 0
+    try:
+        occupied = occupancy.read(svc)
+    except ServiceError as exc:
+        log.warning("admission: Coder's occupancy could not be read (%s); next tick", exc)
+        return 0
+    admitted = admission.admit_waiting(svc.settings, occupied)
+    for user_id, project_id in admitted:
+        _set_due(user_id, project_id, utcnow() + dt.timedelta(seconds=10))
+        q.enqueue("reconcile", user_id, project_id)
+    return len(admitted)
 
 
 def sweep(q) -> int:

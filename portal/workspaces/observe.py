@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .. import provisioning
-from ..clients.coder import readiness
-from ..clients.http import ServiceError
-from ..extensions import db
-from ..models import User, WorkspaceState, utcnow
-from ..services import Services
-from ..tokens import aware
+from portal.workspaces import provisioning
+from portal.clients.coder import CoderStage, CoderWorkspace, WorkspaceStatus, readiness
+from portal.clients.http import ServiceError
+from portal.extensions import db
+from portal.models import User, WorkspaceState, utcnow, workspace_name_of
+from portal.services import Services
+from portal.stages import Stage, stage_of
+from portal.people.tokens import aware
 
-IN_FLIGHT = ("building", "starting")
+IN_FLIGHT = (Stage.building, Stage.starting)
 PAGE = 100
 WATCHED = dt.timedelta(seconds=10)
 
@@ -44,13 +45,13 @@ def observe(services: Services, rows: list[WorkspaceState]) -> Observation:
     out = Observation()
     if not rows:
         return out
-    seen: dict[str, dict] = {}
+    seen: dict[str, CoderWorkspace] = {}
     ids = [r.coder_workspace_id for r in rows]
     try:
         for start in range(0, len(ids), PAGE):
             out.calls += 1
             for ws in services.coder.workspaces_by_id(ids[start:start + PAGE]):
-                seen[ws["id"]] = ws
+                seen[ws.id] = ws
     except ServiceError as exc:  # the next tick looks again; the polls show what was seen
         out.error = exc.user_message
         out.stages = {r.stage for r in rows}
@@ -62,36 +63,51 @@ def observe(services: Services, rows: list[WorkspaceState]) -> Observation:
     return out
 
 
-def _apply(services: Services, row: WorkspaceState, ws: dict | None, now: dt.datetime,
+def _apply(services: Services, row: WorkspaceState, ws: CoderWorkspace | None, now: dt.datetime,
            out: Observation) -> None:
     status = readiness(ws)
-    started = aware(row.stage_started_at)
-    late = started is not None and (now - started).total_seconds() > services.settings.build_timeout
-    if (ws is None or status.failed or late or row.desired_state != "running"
-            or status.stage in ("stopped", "deleting", "deleted", "not_created")
-            or (status.ready and row.prepared)):
+    late = row.stage_older_than(services.settings.build_timeout, now)
+    if ws is None or _needs_pass(row, status, late):
         out.needs_pass.append((row.user_id, row.project_id))
         return
-    stage = provisioning.CODER_TO_STAGE.get(status.stage, "building")
     row.build_id = status.build_id
-    if stage == "ready":
-        username = db.session.scalar(db.select(User.username).where(User.id == row.user_id))
-        provisioning.set_stage(row, "ready")
-        row.app_url = provisioning.app_url_of(services, ws, username or "",
-                                              row.coder_workspace_name or f"proj-{row.project_id}")
-        row.observed_at, row.due_at = now, None
-        row.status_message, row.log_tail = "Ready.", None
-        row.status_warnings = list(status.warnings) or None
-        return
+    if stage_of(status.stage) == Stage.ready:
+        _seen_ready(services, row, ws, status, now)
+    else:
+        _seen_progress(services, row, status, now, out)
+
+
+def _needs_pass(row: WorkspaceState, status: WorkspaceStatus, late: bool) -> bool:
+    """An action is due (start, stop, a failure to explain, a build past its time)."""
+    return (status.failed or late or not row.wants_running
+            or status.stage in (CoderStage.stopped, CoderStage.deleting, CoderStage.deleted,
+                                CoderStage.not_created)
+            or (status.ready and row.prepared))
+
+
+def _seen_ready(services: Services, row: WorkspaceState, ws: CoderWorkspace,
+                status: WorkspaceStatus, now: dt.datetime) -> None:
+    username = db.session.scalar(db.select(User.username).where(User.id == row.user_id))
+    row.set_stage(Stage.ready)
+    row.app_url = provisioning.app_url_of(
+        services, ws, username or "", row.coder_workspace_name or workspace_name_of(row.project_id))
+    row.observed_at, row.due_at = now, None
+    row.status_message, row.log_tail = "Ready.", None
+    row.status_warnings = list(status.warnings) or None
+
+
+def _seen_progress(services: Services, row: WorkspaceState, status: WorkspaceStatus,
+                   now: dt.datetime, out: Observation) -> None:
+    stage = stage_of(status.stage)
     message = ("Starting your workspace… (the last stop is finishing)"
-               if status.stage == "stopping" else status.message)
-    provisioning.set_stage(row, stage)
+               if status.stage == CoderStage.stopping else status.message)
+    row.set_stage(stage)
     if row.status_message != message:
         row.status_message = message
     if list(status.warnings) != (row.status_warnings or []):
         row.status_warnings = list(status.warnings) or None
     watched = aware(row.watched_at)
-    if stage == "building" and status.build_id and watched and now - watched < WATCHED:
+    if stage == Stage.building and status.build_id and watched and now - watched < WATCHED:
         out.calls += 1
         try:
             tail = services.coder.build_logs(status.build_id, tail=20)

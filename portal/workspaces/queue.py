@@ -19,9 +19,16 @@ from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from redis import ConnectionPool
 
+from portal.models import utcnow
+from portal.observability import context
+from portal.people.tokens import aware
+
 log = logging.getLogger(__name__)
 # How often an idle consumer thread looks at the queue at most (Redis blocks on it instead).
 MAX_POLL_SECONDS = 0.5
+# Jobs that run under the id of the request (or job) that enqueued them; the tick is the
+# tier's own chain and never inherits one.
+TRACED = frozenset({"reconcile", "make_room"})
 
 
 @dataclass
@@ -33,10 +40,14 @@ class Queue:
         """Put a job on the queue; False (logged, no exception) when the broker is down."""
         try:
             task = self.tasks[name]
+            # The request's id travels with the job: the pass's calls carry it (logs, Coder's
+            # and Gitea's access logs), so an open can be followed into the worker.
+            rid = context.current_request_id() if name in TRACED else None
+            kwargs = {"request_id": rid} if rid else {}
             if delay:
-                task.schedule(args=args, delay=delay)
+                task.schedule(args=args, kwargs=kwargs, delay=delay)
             else:
-                task(*args)
+                task(*args, **kwargs)
             return True
         except Exception as exc:  # noqa: BLE001 - redis/sqlite errors of any kind: stay up
             log.warning("job queue unavailable (%s): %s left for the sweep", type(exc).__name__,
@@ -63,10 +74,29 @@ def build_huey(url: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from . import jobs
+    # Huey logs every job at INFO (a tick every 2 s); jobs are counted in portal_jobs_total,
+    # and Huey's warnings and errors (a failed job, with its traceback) still show.
+    logging.getLogger("huey").setLevel(logging.WARNING)
+    from portal.observability.gauges import register_worker_probe
+    from portal.workspaces import jobs
     q = Queue(build_huey(app.config["SETTINGS"].queue_url))
     q.tasks = jobs.register(q.huey, app)
     app.extensions["portal.queue"] = q
+    register_worker_probe(app, lambda: _probe(app))
+
+
+def _probe(app: Flask) -> dict[str, float | None]:
+    """The tier's figures for /metrics: jobs waiting, and the tick's last beat (the tick
+    sweeps each time it runs, so its beat is also the last sweep)."""
+    from portal.workspaces.beats import last
+    depth = app.extensions["portal.queue"].depth()
+    with app.app_context():
+        row = last("tick")
+        beat_at = aware(row.beat_at) if row is not None else None
+    return {"queue_depth": depth["pending"] if depth else None,
+            "heartbeat_age_seconds": (max(0.0, (utcnow() - beat_at).total_seconds())
+                                      if beat_at else None),
+            "last_sweep_timestamp": beat_at.timestamp() if beat_at else None}
 
 
 def queue() -> Queue:

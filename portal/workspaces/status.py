@@ -1,24 +1,21 @@
 """What the Code tab shows, read from the row the worker writes: no outbound call, no write."""
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
-from ..models import WorkspaceState, utcnow
-from ..tokens import aware
+from portal.models import WorkspaceState
+from portal.stages import Stage
 
 # The named stages the Code tab shows, in order.
 STAGES = {
-    "repository": "Preparing the repository",
-    "account": "Preparing your account",
-    "workspace": "Creating your workspace",
-    "building": "Building your workspace",
-    "starting": "Starting the IDE",
-    "ready": "Ready",
+    Stage.repository: "Preparing the repository",
+    Stage.account: "Preparing your account",
+    Stage.waiting: "Waiting for a free place",
+    Stage.workspace: "Creating your workspace",
+    Stage.building: "Building your workspace",
+    Stage.starting: "Starting the IDE",
+    Stage.ready: "Ready",
 }
-# How long a workspace seen ready is shown as ready without a new look (the worker refreshes
-# watched ones; an older sighting sends the Code tab through a quick check first).
-READY_TRUST = dt.timedelta(seconds=20)
 
 
 @dataclass(frozen=True)
@@ -46,27 +43,21 @@ class Status:
         return keys.index(self.stage) if self.stage in keys else -1
 
 
-def ready_is_fresh(state: WorkspaceState, now: dt.datetime | None = None) -> bool:
-    observed = aware(state.observed_at)
-    return (state.stage == "ready" and bool(state.app_url) and observed is not None
-            and (now or utcnow()) - observed <= READY_TRUST)
-
-
 def stored_status(state: WorkspaceState) -> Status:
     """What the worker last wrote for this row, as the Code tab shows it."""
-    if state.stage == "failed":
-        return Status("failed", state.last_error or "Provisioning failed.", failed=True)
-    if state.stage == "stopped":
+    if state.stage == Stage.failed:
+        return Status(Stage.failed, state.last_error or "Provisioning failed.", failed=True)
+    if state.stage == Stage.stopped:
         if state.prepared:
-            return Status("stopped", "Your workspace is prepared (built and stopped).",
+            return Status(Stage.stopped, "Your workspace is prepared (built and stopped).",
                           stopped=True)
-        return Status("stopped", "Your workspace is stopped.", stopped=True)
-    if state.stage == "ready":
-        if ready_is_fresh(state):
-            return Status("ready", "Ready.", ready=True, app_url=state.app_url,
+        return Status(Stage.stopped, "Your workspace is stopped.", stopped=True)
+    if state.stage == Stage.ready:
+        if state.ready_is_fresh():
+            return Status(Stage.ready, "Ready.", ready=True, app_url=state.app_url,
                           warnings=tuple(state.status_warnings or ()))
-        return Status("starting", "Checking your workspace…", pending=True)
-    stage = state.stage if state.stage in STAGES else "workspace"
+        return Status(Stage.starting, "Checking your workspace…", pending=True)
+    stage = state.stage if state.stage in STAGES else Stage.workspace
     if state.last_error:  # trouble the worker retries by itself
         return Status(stage, state.last_error, transient=True)
     if state.status_message:

@@ -17,6 +17,15 @@ if __name__ == "__main__":
         code_tab.main()
     if "admin_users" in which:
         admin_users.main()
+    if "git_hosting" in which:  # `python -m tests.bench git_hosting`
+        from tests.bench import git_hosting
+        git_hosting.main()
+    if "metrics_cost" in which:  # `python -m tests.bench metrics_cost [--people 40 ...]`
+        from tests.bench import metrics_cost
+        metrics_cost.main(sys.argv[sys.argv.index("metrics_cost") + 1:])
+    if "admission" in which:  # `python -m tests.bench admission [--limit 10 --people 100]`
+        from tests.bench import admission
+        admission.main(sys.argv[sys.argv.index("admission") + 1:])
     if "load" in which:  # `python -m tests.bench load [--sizes 100,250,500 ...]`
         from tests.bench import load
         load.main(sys.argv[sys.argv.index("load") + 1:] if "load" in sys.argv else [])

@@ -32,7 +32,7 @@ DELAY_RE = re.compile(r'load delay:(\d+)ms')
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
-def _gitea():
+def start_gitea_sim():
     from portal.devstack.gitea import make_gitea_sim
     from tests.contract import RecordingMiddleware
     app, sim = make_gitea_sim()
@@ -75,7 +75,7 @@ def pct(values, p):
 
 def main(opens: int = 20, build_seconds: float = 2.0, projects: int = 200) -> None:
     coder = start_coder_sim(build_seconds=build_seconds, agent_seconds=0.5)
-    gitea = _gitea()
+    gitea = start_gitea_sim()
     tmp = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     app = build_app(base_env(tmp, **stack_env(coder, gitea)))
     worker = InProcessWorker(app, 4).start()  # the reconciler tier, as under `portal dev`

@@ -63,7 +63,7 @@ def seed(app, n: int) -> list[tuple[str, str, int]]:
     from flask import session
     from flask_login import login_user
 
-    from portal import sessions
+    from portal.web import sessions
     from flask_wtf.csrf import generate_csrf
     people = []
     with app.app_context():

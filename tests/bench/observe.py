@@ -18,18 +18,18 @@ from pathlib import Path
 
 from portal.extensions import db
 from portal.models import WorkspaceState, utcnow
-from portal.services import services
+from portal.services import current_services
 from portal.workspaces import observe
 from tests.fixtures.app import base_env, build_app
 from tests.fixtures.devstack import stack_env
 from tests.fixtures.devstack_coder import start_coder_sim
-from tests.bench.code_tab import _gitea
+from tests.bench.code_tab import start_gitea_sim
 from tests.provisioning_helpers import seed_in_flight
 
 
 def run(n: int, ticks: int, tmp: Path) -> None:
     coder = start_coder_sim(build_seconds=0.2, agent_seconds=0.2)
-    gitea = _gitea()
+    gitea = start_gitea_sim()
     try:
         app = build_app(base_env(tmp / str(n), **stack_env(coder, gitea)))
         with app.app_context():
@@ -41,7 +41,7 @@ def run(n: int, ticks: int, tmp: Path) -> None:
                 before = coder.sim.count()
                 started = time.perf_counter()
                 for _ in range(ticks):
-                    observe.observe(services(), observe.in_flight())
+                    observe.observe(current_services(), observe.in_flight())
                 wall = (time.perf_counter() - started) / ticks
                 calls = (coder.sim.count() - before) / ticks
                 print(f"  N={n:>4} building, {'every tab watched' if watched else 'none watched':>17}: "

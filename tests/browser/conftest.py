@@ -7,6 +7,11 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
+
+# Playwright's `expect` waits 5 s by default; on a loaded 2-core CI machine a page that does
+# a Gitea call (adding a member) can take longer. The same bound as the pages' own timeout.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 LOCAL = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|.*\.localhost|\[::1\])$")
@@ -64,3 +69,42 @@ def oidc_portal(live_portal_factory, oidc_provider_factory):
             flask={"SESSION_COOKIE_SECURE": False, "WTF_CSRF_SSL_STRICT": False}, **env)
         return portal, provider
     return start
+
+
+# -- what a person sees: screenshots of failures, axe-core, the dev-sign-in portal -------------
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "browser" / "artifacts"   # git-ignored
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test leaves a full-page screenshot of every open page in ARTIFACTS."""
+    outcome = yield
+    report = outcome.get_result()
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when != "call" or not report.failed or page is None:
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.name)
+    for i, open_page in enumerate(page.context.pages):
+        try:
+            open_page.screenshot(path=str(ARTIFACTS / f"{name}-{i}.png"), full_page=True)
+        except Exception as exc:  # noqa: BLE001 - a screenshot must never hide the failure
+            print(f"screenshot of {name} not taken: {exc}")
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
+    """axe-core (from node_modules, evaluated in the page: no CDN, the CSP untouched) on the
+    page as it is; the violations of the given impacts, each with its first nodes."""
+    if not AXE.exists():
+        pytest.fail("axe-core is not installed: run `make install-test assets` (npm install)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {iframes: false,
+                                           runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""")
+    return [v for v in result if v["impact"] in impacts]

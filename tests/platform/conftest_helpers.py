@@ -38,7 +38,7 @@ def run_compose(*args: str, profiles: tuple[str, ...] = ()) -> subprocess.Comple
 
 
 @functools.lru_cache(maxsize=None)
-def resolved_config(profiles: tuple[str, ...] = ("drone", "images")) -> dict:
+def resolved_config(profiles: tuple[str, ...] = ("drone", "images", "observability")) -> dict:
     """The compose model after interpolation with .env.example, by Compose itself."""
     proc = run_compose("config", "--format", "json", profiles=profiles)
     assert proc.returncode == 0, proc.stderr

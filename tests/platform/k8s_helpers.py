@@ -2,18 +2,15 @@
 Kubernetes tests (plain cached functions, as in conftest_helpers)."""
 from __future__ import annotations
 
-import ast
 import functools
 import subprocess
 
 import pytest
 import yaml
 
-from .tools import KUBERNETES_DIR, ROOT, clean_env, kubectl_binary
+from .tools import KUBERNETES_DIR, clean_env, kubectl_binary
 
 OVERLAY = KUBERNETES_DIR / "overlays" / "example"
-# Where the portal reads its environment: settings in config.py, the proxy switch in create_app.
-SETTING_SOURCES = (ROOT / "portal" / "config.py", ROOT / "portal" / "__init__.py")
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,19 +73,9 @@ def secret_refs(container: dict) -> dict[str, dict]:
 
 @functools.lru_cache(maxsize=None)
 def declared_settings() -> frozenset[str]:
-    """Environment variable names the portal reads: every UPPER_CASE string literal
-    passed to a call (get("X"), _int(env, "X", ...), os.environ.get("X")) in the
-    modules that read the environment."""
-    names: set[str] = set()
-    for path in SETTING_SOURCES:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call):
-                for arg in node.args:
-                    if (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
-                            and arg.value.isupper() and arg.value.replace("_", "").isalnum()
-                            and "_" in arg.value):
-                        names.add(arg.value)
-    return frozenset(names)
+    """Environment variable names the portal reads: its settings' declarations."""
+    from portal.config import names
+    return names()
 
 
 def registrable(host: str) -> str:

@@ -15,11 +15,14 @@ EXPECTED_SERVICES = {
     "caddy", "ca-export", "postgres", "portal-migrate", "portal", "coder", "workspace-image",
     "gitea", "authentik-server", "authentik-worker", "litellm", "minio", "mailpit",
     "act-runner", "drone-server", "drone-runner", "testdb", "devdb", "redis", "worker",
+    "prometheus", "grafana",
 }
 ONE_SHOT = {"ca-export", "portal-migrate", "workspace-image"}
 
 
-@pytest.mark.parametrize("profiles", [(), ("drone",), ("drone", "images")], ids=["default", "drone", "all"])
+@pytest.mark.parametrize("profiles", [(), ("drone",), ("observability",),
+                                      ("drone", "images", "observability")],
+                         ids=["default", "drone", "observability", "all"])
 def test_compose_config_validates(profiles):
     proc = run_compose("config", "-q", profiles=profiles)
     assert proc.returncode == 0, f"docker compose config -q failed:\n{proc.stderr}"
@@ -80,10 +83,13 @@ def test_start_order():
         return {k: v["condition"] for k, v in (services[name].get("depends_on") or {}).items()}
 
     assert deps("portal")["portal-migrate"] == "service_completed_successfully"
-    for svc in ("postgres", "coder", "gitea", "authentik-server"):
-        assert deps("portal")[svc] == "service_healthy"
-    for svc in ("coder", "gitea", "authentik-server", "authentik-worker", "litellm", "portal-migrate"):
-        assert deps(svc)["postgres"] == "service_healthy", svc
+    before_portal = ("postgres", "coder", "gitea", "authentik-server")
+    assert {svc: deps("portal").get(svc) for svc in before_portal} == \
+        dict.fromkeys(before_portal, "service_healthy")
+    on_postgres = ("coder", "gitea", "authentik-server", "authentik-worker", "litellm",
+                   "portal-migrate")
+    assert {svc: deps(svc).get("postgres") for svc in on_postgres} == \
+        dict.fromkeys(on_postgres, "service_healthy")
     assert deps("act-runner")["gitea"] == "service_healthy"
     assert deps("ca-export")["caddy"] == "service_healthy"
 
@@ -102,8 +108,8 @@ def test_postgres_17_with_init_script_for_every_database():
     targets = [v["target"] for v in svc["volumes"]]
     assert any(t.startswith("/docker-entrypoint-initdb.d/") for t in targets)
     script = (COMPOSE_DIR / "postgres" / "init-databases.sh").read_text()
-    for db in ("coder", "gitea", "authentik", "portal", "litellm"):
-        assert f"create_database {db} " in script
+    databases = ("coder", "gitea", "authentik", "portal", "litellm")
+    assert [db for db in databases if f"create_database {db} " not in script] == []
     assert resolved_config()["services"]["testdb"]["image"].startswith("postgres:17")
     assert resolved_config()["services"]["devdb"]["image"].startswith("postgres:17")
 

@@ -18,9 +18,6 @@ from .tools import CHECKOV_REQUIREMENTS, KUBERNETES_DIR, ROOT, checkov_binary, c
 
 # Oldest and newest Kubernetes the manifests are checked against (schemas of kubernetes-validate 1.37.0).
 SCHEMA_VERSIONS = ["1.30.0", "1.37.0"]
-# Settings the manifests set that another branch declares in portal/config.py:
-# PORTAL_QUEUE_URL is the worker's Redis queue (the reconciler-tier issue).
-DECLARED_ELSEWHERE = {"PORTAL_QUEUE_URL"}
 # Valid stand-ins for the Secret's keys, so that Settings.from_env can judge the rest.
 SECRET_STANDINS = {
     "PORTAL_SECRET_KEY": "k8s-test-secret-key-0123456789abcdef0123456789",
@@ -125,7 +122,7 @@ def test_every_checkov_skip_has_a_reason_and_is_used(checkov_report):
 
 
 def test_env_names_are_settings_the_portal_declares():
-    declared = declared_settings() | DECLARED_ELSEWHERE
+    declared = declared_settings()
     for where, container in _containers().items():
         unknown = container_env_names(container) - declared
         assert not unknown, f"{where} sets {sorted(unknown)}, which portal/config.py does not read"
@@ -190,7 +187,15 @@ def test_web_tier_shape():
 def test_worker_and_migration_commands():
     worker = one("Deployment", "portal-worker")
     assert worker["spec"]["replicas"] >= 1
-    assert _workload("Deployment", "portal-worker")["command"] == ["flask", "--app", "wsgi", "portal", "worker"]
+    container = _workload("Deployment", "portal-worker")
+    assert container["command"] == ["flask", "--app", "wsgi", "portal", "worker",
+                                    "--metrics-port", "9108"]
+    # the port the worker serves its job metrics on is declared and let in from monitoring
+    assert {"name": "metrics", "containerPort": 9108, "protocol": "TCP"} in container["ports"]
+    from portal.ops.cli import worker_command
+    assert "--metrics-port" in {o for p in worker_command.params for o in p.opts}
+    scrape = one("NetworkPolicy", "portal-metrics")["spec"]["ingress"][0]
+    assert {"protocol": "TCP", "port": 9108} in scrape["ports"]
     job = one("Job", "portal-migrate")
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["flask", "--app", "wsgi", "db", "upgrade"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"

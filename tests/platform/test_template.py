@@ -1,9 +1,10 @@
-"""The Coder template against the portal's contract (portal/workspace_params.py)."""
+"""The Coder template against the portal's contract (portal/workspaces/workspace_params.py)."""
 from __future__ import annotations
 
+import pytest
 import yaml
 
-from portal import workspace_params as wp
+from portal.workspaces import workspace_params as wp
 
 from .conftest_helpers import (COMPOSE_DIR, blocks, substitute_locals, template, variables)
 from .tools import TEMPLATE_DIR, hcl_constraints
@@ -13,36 +14,36 @@ def _params():
     return blocks("data", "coder_parameter")
 
 
-def test_every_portal_parameter_is_declared_with_a_compatible_type():
-    params = _params()
-    by_name = {body["name"]: body for body in params.values()}
-    for name, tf_type in wp.PARAMETERS.items():
-        assert name in by_name, f"the portal sends {name!r}; main.tf does not declare it"
-        declared = by_name[name].get("type", "string")
-        assert declared == tf_type, f"{name}: template type {declared!r}, portal sends {tf_type!r}"
+def _by_name() -> dict[str, dict]:
+    return {body["name"]: body for body in _params().values()}
 
 
-def test_portal_parameters_are_optional_so_a_create_never_fails_on_them():
-    by_name = {body["name"]: body for body in _params().values()}
-    for name in ("gitea_token", "github_token", "ai_gateway_key", "git_repo"):
-        assert by_name[name].get("default") == "", f"{name} needs default \"\""
-        assert by_name[name].get("mutable") is True, f"{name} must be mutable"
+@pytest.mark.parametrize("name", list(wp.PARAMETERS))
+def test_every_portal_parameter_is_declared_with_a_compatible_type(name):
+    by_name = _by_name()
+    assert name in by_name, f"the portal sends {name!r}; main.tf does not declare it"
+    declared, sent = by_name[name].get("type", "string"), wp.PARAMETERS[name]
+    assert declared == sent, f"{name}: template type {declared!r}, portal sends {sent!r}"
 
 
-def test_sizing_parameters():
-    by_name = {body["name"]: body for body in _params().values()}
-    expected = {"cpu_cores": ([2, 4, 8], 2), "memory_gb": ([4, 8, 16], 4), "disk_size": ([10, 20, 50], 10)}
-    for name, (options, default) in expected.items():
-        body = by_name[name]
-        assert body["type"] == "number"
-        assert [int(o["value"]) for o in body["option"]] == options
-        assert int(body["default"]) == default
+@pytest.mark.parametrize("name", ["gitea_token", "github_token", "ai_gateway_key", "git_repo"])
+def test_portal_parameters_are_optional_so_a_create_never_fails_on_them(name):
+    body = _by_name()[name]
+    assert (body.get("default"), body.get("mutable")) == ("", True), "default \"\", mutable"
+
+
+@pytest.mark.parametrize("name, options, default", [
+    ("cpu_cores", [2, 4, 8], 2), ("memory_gb", [4, 8, 16], 4), ("disk_size", [10, 20, 50], 10)])
+def test_sizing_parameters(name, options, default):
+    body = _by_name()[name]
+    assert body["type"] == "number"
+    assert [int(o["value"]) for o in body["option"]] == options
+    assert int(body["default"]) == default
 
 
 def test_required_parameters_have_defaults():
     """A parameter without a default is required: the portal would get a 400."""
-    for body in _params().values():
-        assert "default" in body, f"{body['name']} has no default"
+    assert [body["name"] for body in _params().values() if "default" not in body] == []
 
 
 def test_ai_models_are_gateway_models():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal import workspace_params as wp
+from portal.workspaces import workspace_params as wp
 
 from .conftest_helpers import blocks, locals_, template
 from .k8s_helpers import settings_configmap
@@ -43,10 +43,10 @@ def test_parameters_are_declared_once_for_both_templates():
         assert 'data "coder_parameter"' not in tf.read_text(), f"{tf.name}: parameters live in parameters.tf"
 
 
-def test_every_portal_parameter_is_declared_with_its_type():
+@pytest.mark.parametrize("name", list(wp.PARAMETERS))
+def test_every_portal_parameter_is_declared_with_its_type(name):
     by_name = {body["name"]: body for body in _k8s("data", "coder_parameter").values()}
-    for name, tf_type in wp.PARAMETERS.items():
-        assert by_name[name].get("type", "string") == tf_type, name
+    assert by_name[name].get("type", "string") == wp.PARAMETERS[name]
 
 
 @pytest.mark.parametrize("kind,type_name", [("resource", "coder_agent"), ("resource", "coder_app")])
@@ -58,8 +58,8 @@ def test_agent_and_app_are_the_docker_templates(kind, type_name):
 
 def test_locals_that_size_and_place_the_workspace_agree():
     docker, k8s = locals_(), locals_(K8S_TEMPLATE_DIR)
-    for name in ("project_dir", "owner_name", "container_cpu", "memory_mb"):
-        assert k8s[name] == docker[name], name
+    names = ("project_dir", "owner_name", "container_cpu", "memory_mb")
+    assert {name: k8s[name] for name in names} == {name: docker[name] for name in names}
     assert k8s["project_dir"] == wp.PROJECT_FOLDER
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from flask import Flask
 
-from portal import auth
+from portal.web import auth
 
 from .conftest_helpers import (BOOTSTRAP, COMPOSE_DIR, blocks, blueprint_entries, env_example,
                                locals_, raw_compose, service_env)
@@ -60,7 +60,7 @@ def _portal_provider(entries):
 
 def test_portal_gets_the_verified_email_mapping_not_the_managed_one():
     """Authentik 2025.10 blueprints/system/providers-oauth2.yaml: the managed `email` mapping
-    returns `email_verified: False`, so invitations (portal/invitations.py) never matched."""
+    returns `email_verified: False`, so invitations (portal/groups/invitations.py) never matched."""
     entries = blueprint_entries(service_env("authentik-worker"))
     mappings = _portal_provider(entries)["attrs"]["property_mappings"]
     found = [m.value for m in mappings if isinstance(m.value, list)]   # !Find [model, [key, value]]
