@@ -129,7 +129,7 @@ def _admit(settings, occupancy: Occupancy, lim: Limits,
     held = _held(occupancy, now)
     free = (None if lim.max_running is None
             else lim.max_running - occupancy.total - len(held))
-    usernames = dict(db.session.execute(db.select(User.id, User.username)).tuples().all())
+    usernames = dict(db.session.execute(db.select(User.id, User.username)).all())
     per_person = occupancy.per_owner()
     for entry in held:
         per_person[usernames.get(entry.user_id, "").lower()] += 1
