@@ -75,7 +75,7 @@ EXPECT: dict[tuple[str, str], dict] = {
     ("admin.audit_csv", "GET"): ADMIN_ONLY(200),
     ("admin.capacity", "GET"): ADMIN_ONLY(200),
     ("admin.capacity_limits", "POST"): ADMIN_ONLY(303),
-    ("admin.capacity_stop", "POST"): ADMIN_ONLY(503),         # Coder is unreachable here
+    ("admin.capacity_stop", "POST"): ADMIN_ONLY(303),         # queued for the worker
     ("admin.capacity_size_save", "POST"): ADMIN_ONLY(400),    # sent without the size's values
     ("admin.capacity_size_delete", "POST"): ADMIN_ONLY(400),  # no such size
     ("settings.index", "GET"): signed_in(200),

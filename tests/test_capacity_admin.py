@@ -2,6 +2,8 @@
 limits and sizes changed on the Capacity page; every change audited, bad input a 400."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from portal.extensions import db
@@ -50,7 +52,7 @@ def test_limits_change_audited_bad_values_refused(app, running, per_person, stat
                                                      "max_per_person": saved[1]}]
 
 
-def test_idle_longest_first_and_stop_is_audited(stack):
+def test_idle_longest_first_and_stop_is_audited(stack, start_worker):
     with stack.app.app_context():
         for name in ("ada", "bob"):
             user, project = seed(email=f"{name}@example.com", project=name)
@@ -66,7 +68,14 @@ def test_idle_longest_first_and_stop_is_audited(stack):
     assert len(rows) == 2 and "<td>ada</td>" in rows[0] and "<td>bob</td>" in rows[1]
     before = stack.coder.sim.count("/builds", "POST")
     assert post(admin, f"/admin/capacity/stop/{ada_id}").status_code == 303
+    assert stack.coder.sim.count("/builds", "POST") == before  # no call in the request
+    start_worker(stack.app)  # the worker stops it
+    deadline = time.monotonic() + 15
+    while stack.coder.sim.count("/builds", "POST") == before and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert stack.coder.sim.count("/builds", "POST") == before + 1
+    while not _audited(stack.app, "workspace.stop") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _audited(stack.app, "workspace.stop")[-1]["via"] == "admin_capacity"
     assert post(admin, "/admin/capacity/stop/not a uuid!").status_code in (400, 404)
 

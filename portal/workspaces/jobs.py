@@ -60,12 +60,17 @@ def register(huey, app: Flask) -> dict[str, Callable]:
         with app.app_context(), _timed("make_room", request_id):
             run_make_room(user_id)
 
+    @huey.task(name="portal.stop_idle")
+    def stop_idle(workspace_id: str, actor_id: int, request_id: str | None = None) -> None:
+        with app.app_context(), _timed("stop_idle", request_id):
+            run_stop_idle(workspace_id, actor_id)
+
     @huey.periodic_task(crontab(), name="portal.housekeeping")
     def minute() -> None:
         with app.app_context(), _timed("housekeeping"):
             housekeeping.run(app)
 
-    return {"reconcile": reconcile, "tick": tick, "make_room": make_room,
+    return {"reconcile": reconcile, "tick": tick, "make_room": make_room, "stop_idle": stop_idle,
             "housekeeping": minute}
 
 
@@ -196,6 +201,25 @@ def run_make_room(user_id: int) -> str | None:
         log.warning("make room for user %s: %s", user_id, exc)
         return None
     return lru.name
+
+
+def run_stop_idle(workspace_id: str, actor_id: int) -> str:
+    """An admin stops an idle workspace from the Capacity page (it may have no portal row:
+    started outside the portal): with the admin token; the outcome is audited."""
+    actor = db.session.get(User, actor_id)
+    try:
+        current_services().coder.stop_workspace(workspace_id)
+        outcome = "workspace.stop"
+    except ServiceError as exc:
+        db.session.rollback()
+        log.warning("stopping idle workspace %s: %s", workspace_id, exc)
+        audit.record(actor, "workspace.stop_failed", workspace_id, via="admin_capacity",
+                     reason=exc.user_message)
+        db.session.commit()
+        return "workspace.stop_failed"
+    audit.record(actor, outcome, workspace_id, via="admin_capacity", idle=True)
+    db.session.commit()
+    return outcome
 
 
 def admit(svc: Services, q) -> int:

@@ -8,10 +8,11 @@ from flask_login import current_user
 
 from portal import audit
 from portal.web.auth import admin_required
-from portal.clients.http import NotFound, ServiceError
+from portal.clients.http import ServiceError
 from portal.extensions import db
 from portal.services import current_services
 from portal.workspaces.workspace_params import SIZE_OPTIONS
+from portal.workspaces.queue import queue
 from portal.workspaces import admission, occupancy, sizes
 from portal.workspaces.size_spec import SizeError
 from portal.web.views.admin import bp
@@ -66,15 +67,10 @@ def capacity_limits():
 def capacity_stop(workspace_id: str):
     if len(workspace_id) > 64 or not all(c.isalnum() or c == "-" for c in workspace_id):
         return _page(400, "That is not a workspace id.")
-    try:
-        current_services().coder.stop_workspace(workspace_id)
-    except NotFound:
-        return _page(404, "Coder no longer knows that workspace.")
-    except ServiceError as exc:
-        return _page(503, f"Could not stop it: {exc.user_message}")
-    audit.record(current_user, "workspace.stop", workspace_id, via="admin_capacity", idle=True)
-    db.session.commit()
-    flash("Stop requested.", "success")
+    if not queue().enqueue("stop_idle", workspace_id, current_user.id):
+        return _page(503, "The provisioning worker is out of reach: nothing was stopped; try "
+                          "again in a moment.")
+    flash("Stop requested: the worker stops it (the audit log says when).", "success")
     return redirect(url_for("admin.capacity"), 303)
 
 
