@@ -107,6 +107,18 @@ def test_group_form_says_each_problem_under_its_field_after_typing(page: Page, p
 
 
 # -- items 4 and 7: the Members page after a refusal ----------------------------------------------
+def members_post(page: Page, act) -> None:
+    """Do `act`, wait for the Members section's answer and for htmx to finish swapping it in.
+
+    Without the wait a second refusal looks done at once (the first one's message is already
+    shown) and the next step races the swap that is still to come.
+    """
+    with page.expect_response(lambda r: r.request.method == "POST" and "/members" in r.url):
+        act()
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, "
+                           ".htmx-settling')")
+
+
 def test_members_page_keeps_working_in_place_after_an_error(page: Page, portal):
     dev_login(page, portal, "bob@example.com", "Bob Builder")
     dev_login(page, portal, "ada@example.com", "Ada Lovelace")
@@ -119,14 +131,15 @@ def test_members_page_keeps_working_in_place_after_an_error(page: Page, portal):
 
     for _ in range(2):  # two refusals in a row: one message, in place
         page.fill("input[name=who]", "not an address")
-        page.click("button:has-text('Invite')")
+        members_post(page, lambda: page.click("button:has-text('Invite')"))
         expect(page.get_by_test_id("members-error")).to_be_visible()
     assert page.get_by_test_id("members-error").count() == 1
     page.fill("input[name=who]", "bob")
-    page.click("button:has-text('Invite')")
+    members_post(page, lambda: page.click("button:has-text('Invite')"))
     expect(page.get_by_test_id("member-bob")).to_be_visible()
     assert page.get_by_test_id("members-error").count() == 0
-    page.get_by_test_id("member-bob").locator("select").select_option("reader")
+    members_post(page, lambda: page.get_by_test_id("member-bob").locator("select")
+                 .select_option("reader"))
     expect(page.locator(".flash-success")).to_contain_text("reader")
     assert page.evaluate("window.__samePage === true"), "a later action became a full-page post"
     assert page.locator("h1").count() == 1
