@@ -149,6 +149,14 @@ class Calls:
         self.records.append(record)
 
 
+def _wait_for(done, timeout: float = 15.0) -> None:
+    import time
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the worker never did it"
+        time.sleep(0.05)
+
+
 def _wait_stopped(app, ws_id: str, timeout: float = 15.0) -> None:
     import time
 
@@ -160,7 +168,7 @@ def _wait_stopped(app, ws_id: str, timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
-def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack):
+def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack, start_worker):
     admin = person(stack.app, "root@example.com", admin=True)
     with stack.app.app_context():
         ids = {}
@@ -183,10 +191,15 @@ def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack):
     assert "ada@" not in admin.get("/admin/workspaces?q=ben").get_data(as_text=True)
 
     uid, pid = ids["ben"]
+    before = stack.coder.sim.count("/builds", "POST")
     assert post(admin, f"/admin/workspaces/{uid}/{pid}/stop").status_code == 303
+    assert stack.coder.sim.count("/builds", "POST") == before  # no call in the request: a job
     with stack.app.app_context():
         state = db.session.scalar(db.select(WorkspaceState).where(WorkspaceState.user_id == uid))
-        assert state.desired_state == "stopped"
+        assert state.desired_state == "stopped"  # shown at once
+    start_worker(stack.app)
+    _wait_for(lambda: stack.coder.sim.count("/builds", "POST") == before + 1)
+    with stack.app.app_context():
         ws = current_services().coder.get_workspace_by_id(state.coder_workspace_id)
         assert ws.latest_build.transition == "stop"
     confirm = admin.get(f"/admin/workspaces/{uid}/{pid}/delete")
@@ -197,14 +210,58 @@ def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack):
     resp = post(admin, f"/admin/workspaces/{uid}/{pid}/delete", confirm="y",
                 next="/admin/workspaces?state=running")
     assert resp.status_code == 303 and resp.location.endswith("/admin/workspaces?state=running")
+
+    def gone() -> bool:
+        with stack.app.app_context():
+            return db.session.scalar(db.select(WorkspaceState).where(
+                WorkspaceState.user_id == uid)) is None
+    _wait_for(gone)
     with stack.app.app_context():
-        assert db.session.scalar(db.select(WorkspaceState).where(WorkspaceState.user_id == uid)) is None
         actions = list(db.session.scalars(db.select(AuditEvent.action)))
     assert "workspace.stop" in actions and "workspace.delete" in actions
     # Coder down: the page still answers, saying so
     stack.coder.stop()
     down = admin.get("/admin/workspaces")
     assert down.status_code == 200 and "Coder could not be read" in down.get_data(as_text=True)
+
+
+def test_admin_workspace_action_failing_in_coder_is_audited_and_keeps_the_row(stack):
+    from portal.workspaces import admin_actions
+    admin = person(stack.app, "root@example.com", admin=True)
+    with stack.app.app_context():
+        user, project = seed("ada@example.com")
+        provisioning.want_running(user, project)
+        run_until_done(user, project)
+        state_id = provisioning.workspace_state(user, project).id
+        actor = db.session.scalar(db.select(User).where(User.email == "root@example.com")).id
+    stack.coder.stop()
+    with stack.app.app_context():
+        assert admin_actions.run_workspace_action(state_id, "delete", actor) == \
+            "workspace.delete_failed"
+        assert db.session.get(WorkspaceState, state_id) is not None  # a retry knows the id
+        event = db.session.scalars(db.select(AuditEvent).where(
+            AuditEvent.action == "workspace.delete_failed")).one()
+        assert event.details["via"] == "admin" and event.details["reason"]
+        assert admin_actions.run_workspace_action(state_id + 99, "stop", actor) is None
+    assert admin.get("/admin/audit").status_code == 200
+
+
+def test_admin_workspace_action_with_the_broker_out_of_reach_says_so(stack, monkeypatch):
+    from portal.workspaces.queue import Queue
+    admin = person(stack.app, "root@example.com", admin=True)
+    with stack.app.app_context():
+        user, project = seed("ada@example.com")
+        provisioning.want_running(user, project)
+        run_until_done(user, project)
+        uid, pid = user.id, project.id
+    monkeypatch.setattr(Queue, "enqueue", lambda self, name, *args, delay=None: False)
+    resp = post(admin, f"/admin/workspaces/{uid}/{pid}/stop")
+    assert resp.status_code == 303
+    page = admin.get(resp.location).get_data(as_text=True)
+    assert "worker is out of reach: nothing was done" in page
+    with stack.app.app_context():
+        state = db.session.scalar(db.select(WorkspaceState).where(WorkspaceState.user_id == uid))
+        assert state.desired_state == "running"  # nothing recorded that nobody will do
 
 
 def test_system_page_masks_every_secret_and_refreshes(stack):

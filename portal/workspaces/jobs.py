@@ -22,7 +22,7 @@ from huey import crontab
 
 from portal import audit
 from portal.workspaces import provisioning
-from portal.people import tokens
+from portal.people import offboarding, tokens
 from portal.clients.http import ServiceError
 from portal.extensions import db
 from portal.models import Project, User, WorkspaceState, utcnow
@@ -31,7 +31,8 @@ from portal.groups.permissions import acting_role
 from portal.services import Services, current_services
 from portal.stages import Stage
 from portal.people.tokens import aware
-from portal.workspaces import admission, beats, housekeeping, observe, occupancy
+from portal.workspaces import (admin_actions, admission, beats, housekeeping, observe,
+                               occupancy)
 
 log = logging.getLogger(__name__)
 TICK_IDLE = 2                        # seconds to the next tick with nothing in flight
@@ -63,7 +64,18 @@ def register(huey, app: Flask) -> dict[str, Callable]:
     @huey.task(name="portal.stop_idle")
     def stop_idle(workspace_id: str, actor_id: int, request_id: str | None = None) -> None:
         with app.app_context(), _timed("stop_idle", request_id):
-            run_stop_idle(workspace_id, actor_id)
+            admin_actions.run_stop_idle(workspace_id, actor_id)
+
+    @huey.task(name="portal.workspace_action")
+    def workspace_action(state_id: int, action: str, actor_id: int,
+                         request_id: str | None = None) -> None:
+        with app.app_context(), _timed("workspace_action", request_id):
+            admin_actions.run_workspace_action(state_id, action, actor_id)
+
+    @huey.task(name="portal.offboard")
+    def offboard(user_id: int, request_id: str | None = None) -> None:
+        with app.app_context(), _timed("offboard", request_id):
+            run_offboarding(user_id)
 
     @huey.periodic_task(crontab(), name="portal.housekeeping")
     def minute() -> None:
@@ -71,7 +83,7 @@ def register(huey, app: Flask) -> dict[str, Callable]:
             housekeeping.run(app)
 
     return {"reconcile": reconcile, "tick": tick, "make_room": make_room, "stop_idle": stop_idle,
-            "housekeeping": minute}
+            "workspace_action": workspace_action, "offboard": offboard, "housekeeping": minute}
 
 
 @contextlib.contextmanager
@@ -175,6 +187,16 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
     return total
 
 
+def run_offboarding(user_id: int) -> int:
+    """An admin's offboarding (portal/people/offboarding.py): every pending step, each result
+    stored as it is done, so the progress page (a read) shows it; the steps done."""
+    user = db.session.get(User, user_id)
+    run = offboarding.current(user) if user is not None else None
+    if run is None or run.status != "running":
+        return 0
+    return len(offboarding.run_all(current_services(), run))
+
+
 def run_make_room(user_id: int) -> str | None:
     """Over the personal limit, the person asked to stop their least recently used workspace:
     its name, or None (nothing running, or Coder out of reach: they may ask again)."""
@@ -201,25 +223,6 @@ def run_make_room(user_id: int) -> str | None:
         log.warning("make room for user %s: %s", user_id, exc)
         return None
     return lru.name
-
-
-def run_stop_idle(workspace_id: str, actor_id: int) -> str:
-    """An admin stops an idle workspace from the Capacity page (it may have no portal row:
-    started outside the portal): with the admin token; the outcome is audited."""
-    actor = db.session.get(User, actor_id)
-    try:
-        current_services().coder.stop_workspace(workspace_id)
-        outcome = "workspace.stop"
-    except ServiceError as exc:
-        db.session.rollback()
-        log.warning("stopping idle workspace %s: %s", workspace_id, exc)
-        audit.record(actor, "workspace.stop_failed", workspace_id, via="admin_capacity",
-                     reason=exc.user_message)
-        db.session.commit()
-        return "workspace.stop_failed"
-    audit.record(actor, outcome, workspace_id, via="admin_capacity", idle=True)
-    db.session.commit()
-    return outcome
 
 
 def admit(svc: Services, q) -> int:

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 MAX_POLL_SECONDS = 0.5
 # Jobs that run under the id of the request (or job) that enqueued them; the tick is the
 # tier's own chain and never inherits one.
-TRACED = frozenset({"reconcile", "make_room", "stop_idle"})
+TRACED = frozenset({"reconcile", "make_room", "stop_idle", "workspace_action",
+                    "offboard"})
 
 
 @dataclass

@@ -3,8 +3,8 @@
 Without a state filter the page is cut in the database and its rows are read from
 Coder in ONE call (`workspaces_by_id`, per <= CHUNK); with a state filter every
 managed workspace is read in batches of CHUNK ids, then filtered and cut. Start, Stop
-and Delete use the admin Coder client (the owner's token is not needed); Delete asks
-for a confirmation first.
+and Delete are jobs of the worker (portal/workspaces/admin_actions.py, the admin Coder
+token); Delete asks for a confirmation first.
 """
 from __future__ import annotations
 
@@ -13,21 +13,20 @@ from flask_login import current_user
 from sqlalchemy import or_
 
 from portal.workspaces import admin_live
-from portal import audit
 from portal.web.admin_query import Page, choice, contains, listing, paginate, text
 from portal.web.auth import admin_required, safe_next
-from portal.clients.http import NotFound, ServiceError
 from portal.extensions import db
 from portal.web.htmx import hx_redirect, is_partial
 from portal.models import Group, Project, User, WorkspaceState
 from portal.services import current_services
 from portal.stages import DesiredState
 from portal.workspaces import admission
+from portal.workspaces.admin_actions import ACTIONS
+from portal.workspaces.queue import queue
 from portal.web.views.admin import bp
 
 SORTS = {"owner": User.username, "project": Project.name, "created": WorkspaceState.created_at,
          "updated": WorkspaceState.updated_at}
-ACTIONS = ("start", "stop", "delete")
 
 
 @bp.get("/workspaces")
@@ -97,27 +96,13 @@ def workspace_action(user_id: int, project_id: int, action: str):
     if not row.coder_workspace_id:
         flash(f"{name} has not been created in Coder yet: nothing to {action}.", "warning")
         return hx_redirect(_back())
-    coder = current_services().coder
-    try:
-        {"start": coder.start_workspace, "stop": coder.stop_workspace,
-         "delete": coder.delete_workspace}[action](row.coder_workspace_id)
-    except NotFound:
-        if action != "delete":
-            flash(f"Coder no longer knows {name}.", "warning")
-            return hx_redirect(_back())
-    except ServiceError as exc:
-        db.session.rollback()
-        audit.record(current_user, f"workspace.{action}_failed", name, owner=row.user.username,
-                     reason=exc.user_message, via="admin")
-        db.session.commit()
-        flash(f"Could not {action} {name}: {exc.user_message}", "error")
+    if not queue().enqueue("workspace_action", row.id, action, current_user.id):
+        flash(f"The provisioning worker is out of reach: nothing was done to {name}; try again "
+              "in a moment.", "error")
         return hx_redirect(_back())
-    audit.record(current_user, f"workspace.{action}", name, owner=row.user.username, via="admin")
-    if action == "delete":
-        db.session.delete(row)  # opening the Code tab again creates a fresh one
-    else:
+    if action != "delete":  # what the pages show from now on; the worker does it
         row.desired_state = DesiredState.running if action == "start" else DesiredState.stopped
-    db.session.commit()
-    flash(f"{name} of {owner}: {action} requested.", "success")
+        db.session.commit()
+    flash(f"{name} of {owner}: {action} requested; the worker does it (the audit log says "
+          "when).", "success")
     return hx_redirect(_back())
-
