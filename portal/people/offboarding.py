@@ -1,10 +1,11 @@
 """Offboarding a person in one admin action, as an idempotent sequence of steps.
 
 `start()` records the intent (an `Offboarding` row: the workspace choice, every step
-"pending", the groups whose Gitea teams must lose the person); `run_next()` performs
-ONE pending step and stores its result (ok / skipped / failed with a reason), so the
-admin page can show each step as it completes and any worker can serve the next
-poll. A failed step never stops the others; `start()` again (the page's Retry) runs
+"pending", the groups whose Gitea teams must lose the person); the worker's `offboard` job
+(portal/workspaces/jobs.py) runs `run_all()`, whose `run_next()` performs ONE pending step and
+stores its result (ok / skipped / failed with a reason), so the admin page, which only reads
+the row, shows each step as it completes; the worker's housekeeping resumes a run nobody has
+advanced for a while (`stalled`). A failed step never stops the others; `start()` again (the page's Retry) runs
 the steps again: each checks what is left to do (the groups still pending are stored),
 so a retry after a service was down continues where the first run stopped. Order: deactivate
 first (no new sign-in; every portal session ends), suspend the Coder user (Coder refuses
@@ -17,6 +18,7 @@ Every step and the run's start and end land in the audit log. No Flask request o
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Callable
@@ -27,7 +29,8 @@ from portal.groups import membership
 from portal.web import sessions
 from portal.clients.http import ServiceError
 from portal.extensions import db
-from portal.models import Group, Membership, Offboarding, Project, User, WorkspaceState, utcnow
+from portal.models import (Group, Membership, Offboarding, Project, User, WorkspaceState, aware,
+                           utcnow)
 from portal.services import Services
 from portal.steps import FAILED, OK, SKIPPED, StepResult
 from portal.workspaces.bulk import stop_or_delete_all
@@ -96,7 +99,8 @@ def start(actor: User, user: User, workspace_action: str) -> Offboarding:
         db.session.add(run)
     # Every step is idempotent, so a retry simply runs them all again: what was done is
     # skipped, what failed (or what appeared since) is done now.
-    run.steps = {name: {"status": PENDING} for name, _ in STEPS}
+    asked = utcnow().isoformat()
+    run.steps = {name: {"status": PENDING, "at": asked} for name, _ in STEPS}
     run.groups = sorted(set(run.groups or []) | set(_groups_of(user)))
     run.actor_id, run.status, run.finished_at = actor.id, "running", None
     run.workspace_action = workspace_action
@@ -133,6 +137,14 @@ def run_next(services: Services, run: Offboarding) -> StepView | None:
     if len(pending) == 1:
         _finish(run)
     return StepView(name, LABELS[name], result.status, result.detail)
+
+
+def stalled(run: Offboarding, before: dt.datetime) -> bool:
+    """A running offboarding none of whose steps has moved since `before` (its job was lost or
+    its worker killed): the housekeeping resumes it."""
+    moved = [dt.datetime.fromisoformat(s["at"]) for s in (run.steps or {}).values() if s.get("at")]
+    last = max(moved, default=aware(run.created_at))
+    return run.status == "running" and aware(last) < before
 
 
 def run_all(services: Services, run: Offboarding) -> list[StepView]:

@@ -78,8 +78,8 @@ def retry_memberships(svc: Services) -> int:
 
 
 def resume_offboarding(svc: Services) -> int:
-    runs = db.session.scalars(db.select(Offboarding).where(
-        Offboarding.status == "running", Offboarding.created_at < utcnow() - ABANDONED)).all()
+    runs = [run for run in db.session.scalars(db.select(Offboarding).where(
+        Offboarding.status == "running")) if offboarding.stalled(run, utcnow() - ABANDONED)]
     for run in runs:
         offboarding.run_all(svc, run)
     return len(runs)

@@ -1,14 +1,15 @@
 """Admin: people. Search and pages, a person's detail, and offboarding in one action.
 
 Offboarding: GET .../offboard shows the confirmation (type the username, choose stop
-or delete for the workspaces), POST records it and leads to the progress page, whose
-status fragment runs one step per POST (HTMX, `load`) and replaces itself until done,
-so each step shows as it completes. portal/people/offboarding.py does the work. POST .../reactivate
+or delete for the workspaces), POST records it, enqueues the worker's `offboard` job and leads
+to the progress page, whose status fragment reads the run (HTMX GET each second) and replaces
+itself until done, so each step shows as the worker completes it. portal/people/offboarding.py
+does the work. POST .../reactivate
 undoes its account steps (portal/people/reactivation.py) and lists the groups to re-add by hand.
 """
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_
 
@@ -21,6 +22,7 @@ from portal.extensions import db
 from portal.web.htmx import hx_redirect, is_partial
 from portal.models import AuditEvent, Group, Membership, User, WorkspaceState
 from portal.services import current_services
+from portal.workspaces.queue import queue
 from portal.web.views.admin import bp
 
 SORTS = {"name": User.name, "email": User.email, "username": User.username,
@@ -125,34 +127,24 @@ def offboard_start(user_id: int):
         offboarding.start(current_user, person, action)
     except offboarding.OffboardingError as exc:
         return _confirm_page(person, str(exc), 400)
+    if not queue().enqueue("offboard", person.id):  # recorded: the housekeeping resumes it
+        flash("The provisioning worker is out of reach: the offboarding is recorded and goes on "
+              "once a worker runs again.", "warning")
     return hx_redirect(url_for("admin.offboarding_progress", user_id=person.id))
 
 
 @bp.get("/users/<int:user_id>/offboarding")
 @admin_required
 def offboarding_progress(user_id: int):
+    """The run's steps as the worker left them (a read: the page polls it while it runs)."""
     person = _user(user_id)
     run = offboarding.current(person)
     if run is None:
         return redirect(url_for("admin.offboard", user_id=person.id), 303)
-    return render_template("admin/offboarding.html", person=person, run=run,
-                           steps=offboarding.view(run), section="users")
-
-
-@bp.post("/users/<int:user_id>/offboarding/step")
-@admin_required
-def offboarding_step(user_id: int):
-    person = _user(user_id)
-    run = offboarding.current(person)
-    if run is None:
-        return render_error(409, "No offboarding of this person is under way.")
-    if run.status == "running":
-        offboarding.run_next(current_services(), run)
-        run = offboarding.current(person)
-    if not is_partial():
-        return redirect(url_for("admin.offboarding_progress", user_id=person.id), 303)
-    return render_template("admin/_offboarding.html", person=person, run=run,
-                           steps=offboarding.view(run))
+    context = dict(person=person, run=run, steps=offboarding.view(run))
+    if is_partial():
+        return render_template("admin/_offboarding.html", **context)
+    return render_template("admin/offboarding.html", section="users", **context)
 
 
 @bp.post("/users/<int:user_id>/reactivate")
