@@ -25,17 +25,33 @@ def _row(name: str) -> None:
             db.session.rollback()
 
 
-def claim(name: str, owner: str, hold: dt.timedelta) -> bool:
-    """Take (or keep) duty `name` for `hold`; False while another owner holds it."""
+IDLE = "idle:"  # an owner resting between idle ticks: a new chain may take the duty over
+
+
+def claim(name: str, owner: str, hold: dt.timedelta, *, wake: bool = False) -> bool:
+    """Take (or keep) duty `name` for `hold`; False while another owner holds it. With `wake`,
+    an owner that rests (`rest`) loses the duty to this one (work came in: look now, not at
+    the resting owner's next turn); that owner's next claim then fails and its chain ends."""
     _row(name)
     now = utcnow()
+    free = [WorkerBeat.until.is_(None), WorkerBeat.until < now, WorkerBeat.owner == owner,
+            WorkerBeat.owner == IDLE + owner]
+    if wake:
+        free.append(WorkerBeat.owner.startswith(IDLE))
     result = db.session.execute(
-        update(WorkerBeat).where(WorkerBeat.name == name,
-                                 or_(WorkerBeat.until.is_(None), WorkerBeat.until < now,
-                                     WorkerBeat.owner == owner))
+        update(WorkerBeat).where(WorkerBeat.name == name, or_(*free))
         .values(owner=owner, until=now + hold).execution_options(synchronize_session=False))
     db.session.commit()
     return result.rowcount == 1
+
+
+def rest(name: str, owner: str, hold: dt.timedelta) -> None:
+    """The owner keeps duty `name` for `hold` with nothing to do: a waking claim may take it."""
+    db.session.execute(
+        update(WorkerBeat).where(WorkerBeat.name == name, WorkerBeat.owner == owner)
+        .values(owner=IDLE + owner, until=utcnow() + hold)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
 
 
 def beat(name: str, **info) -> None:

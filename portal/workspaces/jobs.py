@@ -53,8 +53,10 @@ def register(huey, app: Flask) -> dict[str, Callable]:
 
     @huey.task(name="portal.tick")
     def tick(chain: str | None = None, request_id: str | None = None) -> None:
+        # a new chain (a pass left a build in flight, the worker started, the housekeeping)
+        # wakes the tier: it takes over a chain resting between idle ticks
         with app.app_context(), _timed("tick", request_id):
-            run_tick(app, chain or uuid.uuid4().hex)
+            run_tick(app, chain or uuid.uuid4().hex, wake=chain is None)
 
     @huey.task(name="portal.make_room")
     def make_room(user_id: int, request_id: str | None = None) -> None:
@@ -157,9 +159,9 @@ def _set_due(user_id: int, project_id: int, when: dt.datetime | None) -> None:
     db.session.commit()
 
 
-def run_tick(app: Flask, chain: str) -> observe.Observation | None:
+def run_tick(app: Flask, chain: str, wake: bool = False) -> observe.Observation | None:
     """The tier's one observation chain: look, sweep, schedule the next tick."""
-    if not beats.claim("tick", chain, dt.timedelta(seconds=TICK_IDLE + 5)):
+    if not beats.claim("tick", chain, dt.timedelta(seconds=TICK_IDLE + 5), wake=wake):
         return None  # another chain holds it: this one ends here
     svc, q = current_services(), _queue(app)
     deadline = time.monotonic() + TICK_SPAN
@@ -182,7 +184,8 @@ def run_tick(app: Flask, chain: str) -> observe.Observation | None:
                error=total.error)
     if total.stages:  # still in flight: go on at once (a durable point every TICK_SPAN)
         q.enqueue("tick", chain)
-    else:
+    else:  # idle: rest, so that work coming in meanwhile is looked at at once
+        beats.rest("tick", chain, dt.timedelta(seconds=TICK_IDLE + 5))
         q.enqueue("tick", chain, delay=TICK_IDLE)
     return total
 
@@ -206,7 +209,7 @@ def run_make_room(user_id: int) -> str | None:
         return None
     svc = current_services()
     try:
-        lru = occupancy.read(svc).least_recently_used(user.username)
+        lru = occupancy.read_owner(svc, user.username).least_recently_used(user.username)
         if lru is None:
             return None
         row = db.session.scalar(db.select(WorkspaceState).where(

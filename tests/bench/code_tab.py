@@ -77,7 +77,10 @@ def main(opens: int = 20, build_seconds: float = 2.0, projects: int = 200) -> No
     coder = start_coder_sim(build_seconds=build_seconds, agent_seconds=0.5)
     gitea = start_gitea_sim()
     tmp = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    app = build_app(base_env(tmp, **stack_env(coder, gitea)))
+    # one person opens every project and leaves each running: the per-person limit of
+    # running workspaces (PORTAL_MAX_RUNNING_PER_PERSON) must not queue the later opens
+    app = build_app(base_env(tmp, **stack_env(coder, gitea),
+                             PORTAL_MAX_RUNNING_PER_PERSON=str(opens + 1)))
     worker = InProcessWorker(app, 4).start()  # the reconciler tier, as under `portal dev`
     calls = Calls()
     client = app.test_client()
