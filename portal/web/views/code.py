@@ -8,7 +8,7 @@ from dataclasses import replace
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask_login import current_user, login_required
-from sqlalchemy import and_
+from sqlalchemy import and_, bindparam, select
 
 from portal import audit
 from portal.workspaces import provisioning
@@ -16,7 +16,7 @@ from portal.people import tokens
 from portal.clients.http import ServiceError, Unauthorized
 from portal.extensions import db
 from portal.web.htmx import hx_redirect
-from portal.models import Membership, Project, WorkspaceState
+from portal.models import Membership, Project, WorkspaceState, aware, utcnow
 from portal.observability import ide_waits, metrics
 from portal.groups.permissions import effective_role, project_for
 from portal.services import current_services
@@ -25,20 +25,37 @@ from portal.workspaces import intent
 from portal.workspaces.status import STAGES, Status, stored_status
 
 bp = Blueprint("code", __name__)
-# How long the status partial waits before its next poll, by stage: the worker does the
-# portal's own steps in one go; a build takes minutes (the worker watches it; a poll is a
-# cheap read, mostly a 304); the agent and IDE start in seconds, polled often.
-POLL_SECONDS = {Stage.repository: 0.5, Stage.account: 0.5, Stage.workspace: 0.5,
-                Stage.building: 1.0, Stage.starting: 0.25}
+# How long the status partial waits before its next poll. A stage just entered is asked about
+# at its `first` delay for FAST seconds (the portal's own steps, a short build, the agent and IDE
+# starting end then, and the IDE should appear at once); a stage that has lasted longer is asked
+# about less often: after a fifth of the time already spent in it (the proportional back-off of
+# a spawn-pending page), up to its ceiling, so a build of minutes or a long line of people
+# waiting costs a few polls a minute each, not one or two a second.
+# (first, longest) seconds by stage:
+POLL_SECONDS = {Stage.repository: (0.5, 2.0), Stage.account: (0.5, 2.0),
+                Stage.workspace: (0.5, 2.0), Stage.waiting: (1.0, 5.0),
+                Stage.building: (0.25, 2.0), Stage.starting: (0.25, 1.0)}
+POLL_DEFAULT = (1.5, 3.0)
+POLL_FAST = 4.0      # seconds into a stage at its first delay
+POLL_SHARE = 5       # then the next poll after 1/5 of the time spent in the stage so far
+POLL_STEP = 0.25     # delays are multiples of this (the partial's ETag holds the delay)
 TRANSIENT_POLL_SECONDS = 3.0
 PENDING_POLL_SECONDS = 1.0  # queued, or a quick check of a workspace seen ready a while ago
 
 
-def poll_seconds(status: Status) -> float:
+def poll_seconds(status: Status, waited: float = 0.0) -> float:
+    """The delay before the next poll, for a row `waited` seconds into its stage."""
     if status.transient:
         return TRANSIENT_POLL_SECONDS
-    seconds = POLL_SECONDS.get(status.stage, 1.5)
+    first, longest = POLL_SECONDS.get(status.stage, POLL_DEFAULT)
+    later = round(waited / POLL_SHARE / POLL_STEP) * POLL_STEP if waited > POLL_FAST else 0.0
+    seconds = min(max(first, later), longest)
     return max(seconds, PENDING_POLL_SECONDS) if status.pending else seconds
+
+
+def _waited(state: WorkspaceState) -> float:
+    started = aware(state.stage_started_at)
+    return max(0.0, (utcnow() - started).total_seconds()) if started else 0.0
 
 
 def _render(project: Project, state: WorkspaceState):
@@ -49,7 +66,7 @@ def _render(project: Project, state: WorkspaceState):
         ide_waits.served(current_user, project)  # time to IDE ends with the iframe served
         return render_template("code/_ide.html", project=project, status=status)
     return render_template("code/_status.html", project=project, status=status,
-                           stages=STAGES, poll=poll_seconds(status))
+                           stages=STAGES, poll=poll_seconds(status, _waited(state)))
 
 
 def _hand_off(state: WorkspaceState, status: Status) -> Status:
@@ -98,40 +115,47 @@ def open_(project_id: int):
     return _render(project, intent.open_workspace(current_user, project))
 
 
+# The poll's one query (project, the person's role, their row), built once: a poll only binds.
+POLL_ROW = (
+    select(Project, Membership.role, WorkspaceState)
+    .outerjoin(Membership, and_(Membership.group_id == Project.group_id,
+                                Membership.user_id == bindparam("person")))
+    .outerjoin(WorkspaceState, and_(WorkspaceState.project_id == Project.id,
+                                    WorkspaceState.user_id == bindparam("person")))
+    .where(Project.id == bindparam("project")))
+
+
 @bp.route("/projects/<int:project_id>/code/status", methods=["GET", "POST"])
 @login_required
 def status(project_id: int):
     """A poll: one query for the project, the person's role and their row; no outbound call."""
-    row = db.session.execute(
-        db.select(Project, Membership.role, WorkspaceState)
-        .outerjoin(Membership, and_(Membership.group_id == Project.group_id,
-                                    Membership.user_id == current_user.id))
-        .outerjoin(WorkspaceState, and_(WorkspaceState.project_id == Project.id,
-                                        WorkspaceState.user_id == current_user.id))
-        .where(Project.id == project_id)).first()
+    row = db.session.execute(POLL_ROW, {"person": current_user.id,
+                                        "project": project_id}).first()
     if row is None or (row[1] is None and not current_user.is_admin):
         abort(404)
     project, _, state = row
     if state is None:  # no open recorded yet (an old page): record it now
         state = intent.open_workspace(current_user, project)
-    intent.watched(state)
     # A conditional response: the browser revalidates its copy of the partial (ETag), and a
     # row that shows the same as last time answers 304 without rendering (never when ready:
     # the IDE needs a fresh hand-off).
     status = stored_status(state)
-    tag = None if status.ready else _etag(state, status)
+    tag = None if status.ready else _etag(state, status, poll_seconds(status, _waited(state)))
     if tag is not None and tag in request.if_none_match:
-        return _not_modified(tag)
-    resp = make_response(_render(project, state))
-    if tag is not None:
-        resp.set_etag(tag)
-        resp.headers["Cache-Control"] = "private, no-cache"
+        resp = _not_modified(tag)
+    else:
+        resp = make_response(_render(project, state))
+        if tag is not None:
+            resp.set_etag(tag)
+            resp.headers["Cache-Control"] = "private, no-cache"
+    intent.watched(state)  # last: its commit expires what the answer was made from
     return resp
 
 
-def _etag(state: WorkspaceState, status: Status) -> str:
+def _etag(state: WorkspaceState, status: Status, poll: float) -> str:
+    """What the partial shows, its poll delay included (a 304 keeps the browser's delay)."""
     shown = (state.project_id, status.stage, status.message, status.log_tail, status.warnings,
-             status.failed, status.transient, status.stopped, status.pending)
+             status.failed, status.transient, status.stopped, status.pending, poll)
     return hashlib.blake2b(repr(shown).encode(), digest_size=12).hexdigest()
 
 
