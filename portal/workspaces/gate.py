@@ -24,13 +24,20 @@ def size_of(services: Services, user: User, project: Project, state: WorkspaceSt
 def ask(services: Services, user: User, project: Project, state: WorkspaceState) -> Decision:
     """May this pass start the workspace now? Raises ServiceError when Coder cannot be read."""
     settings = services.settings
-    if admission.limits(settings).unlimited:
+    limits = admission.limits(settings)
+    if limits.unlimited:
         return Decision(True)
     if state.prepared:  # a pre-warm nobody is waiting for: never ahead of a person
+        if limits.max_running is None:  # only per-person limits: a pre-warm takes no place
+            return Decision(True)
         free = admission.may_prewarm(settings, occupancy.read(services))
         return Decision(free, prewarm=not free)
     size = sizes.chosen(settings.workspace_sizes, user, project, state)
-    return admission.request(settings, user, project, occupancy.read(services), size.name)
+    # Without a host-wide limit only this person's places count: one small call for their
+    # workspaces, not the whole host's (three searches growing with every workspace started).
+    seen = (occupancy.read(services) if limits.max_running is not None
+            else occupancy.read_owner(services, user.username))
+    return admission.request(settings, user, project, seen, size.name)
 
 
 def waiting_message(decision: Decision) -> str:

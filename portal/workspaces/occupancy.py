@@ -76,3 +76,10 @@ def read(services: Services) -> Occupancy:
     for status in OCCUPYING:
         found.extend(services.coder.search_workspaces(f"status:{status}"))
     return from_workspaces(found, read_at)
+
+
+def read_owner(services: Services, owner: str) -> Occupancy:
+    """One person's share of the host: ONE call for their workspaces (`owner:`), whatever
+    the host holds. Enough where only the per-person limit applies. Raises ServiceError."""
+    read_at = dt.datetime.now(dt.timezone.utc)
+    return from_workspaces(services.coder.list_workspaces(owner), read_at)
