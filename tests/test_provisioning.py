@@ -93,6 +93,23 @@ def test_revoked_person_token_is_replaced(stack):
         assert status.ready
 
 
+def test_person_token_refused_at_the_create_is_replaced_and_the_workspace_made(stack):
+    """The token was minted, then Coder stopped honouring it (revoked, or a Coder that lost
+    it) before the workspace existed: the create's 401 renews it, it is never an admin fault."""
+    with stack.app.app_context():
+        user, project = seed()
+        provisioning.want_running(user, project)
+        status = provisioning.reconcile(current_services(), user, project, Role.lead)
+        assert status.stage == "account"  # the repository's pass: no workspace yet
+        tokens.coder_token(current_services(), user)  # minted and stored
+        stack.coder.sim.revoke_tokens(user.username)
+        status = provisioning.reconcile(current_services(), user, project, Role.lead)
+        assert status.transient and "Renewing your workspace credentials" in status.message
+        assert "administrator" not in status.message
+        status, _ = run_until_done(user, project)
+        assert status.ready
+
+
 def test_token_rotates_before_expiry_and_old_one_is_deleted(stack):
     import datetime as dt
     with stack.app.app_context():

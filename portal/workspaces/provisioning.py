@@ -218,14 +218,23 @@ def _pass(services: Services, user: User, project: Project, role: Role,
 
     # 2. Coder: the person's account and token.
     token = tokens.coder_token(services, user)
-    as_user = services.coder.as_user(token)
 
-    # 3. The workspace: find or create, start when stopped, watch the build.
+    # 3. The workspace: find or create, start when stopped, watch the build. The person's
+    # token refused anywhere in it (revoked or expired early, or Coder lost it): forget it and
+    # mint anew on the next pass (a refused admin token then fails the mint, said as such).
     try:
-        workspace = _find_workspace(as_user, state, project)
+        return _workspace(services, token, user, project, state, retrying)
     except Unauthorized:
-        tokens.forget(user, tokens.CODER_TOKEN)  # revoked or expired early: mint anew next poll
+        db.session.rollback()
+        tokens.forget(user, tokens.CODER_TOKEN)
         return Status(state.stage, "Renewing your workspace credentials…", transient=True)
+
+
+def _workspace(services: Services, token: str, user: User, project: Project,
+               state: WorkspaceState, retrying: bool) -> Status:
+    """Find or create the workspace with the person's token, then act on what it shows."""
+    as_user = services.coder.as_user(token)
+    workspace = _find_workspace(as_user, state, project)
     if state.recreate_requested_at is not None:
         replacing = _replace(as_user, user, project, state, workspace, retrying)
         if replacing is not None:
