@@ -197,6 +197,14 @@ def test_workspaces_page_reads_coder_once_marks_stuck_and_acts(stack, start_work
     with stack.app.app_context():
         state = db.session.scalar(db.select(WorkspaceState).where(WorkspaceState.user_id == uid))
         assert state.desired_state == "stopped"  # shown at once
+    listing = admin.get("/admin/workspaces").get_data(as_text=True)
+
+    def row(name: str, project_id: int) -> str:
+        at = listing.index(f'data-testid="ws-{name}-{project_id}"')
+        return listing[at:listing.index("</tr>", at)]
+    ada, ben = row("ada", ids["ada"][1]), row("ben", pid)
+    assert "ws-stop" in ada and "ws-start" not in ada  # running: Stop, no Start
+    assert "stop requested" in ben and "ws-stop" not in ben and "ws-start" not in ben
     start_worker(stack.app)
     _wait_for(lambda: stack.coder.sim.count("/builds", "POST") == before + 1)
     with stack.app.app_context():
