@@ -27,17 +27,21 @@ def ask(services: Services, user: User, project: Project, state: WorkspaceState)
     limits = admission.limits(settings)
     if limits.unlimited:
         return Decision(True)
+    seen = _seen(services, limits, user)
     if state.prepared:  # a pre-warm nobody is waiting for: never ahead of a person
-        if limits.max_running is None:  # only per-person limits: a pre-warm takes no place
-            return Decision(True)
-        free = admission.may_prewarm(settings, occupancy.read(services))
+        free = admission.may_prewarm(settings, seen)
         return Decision(free, prewarm=not free)
     size = sizes.chosen(settings.workspace_sizes, user, project, state)
-    # Without a host-wide limit only this person's places count: one small call for their
-    # workspaces, not the whole host's (three searches growing with every workspace started).
-    seen = (occupancy.read(services) if limits.max_running is not None
-            else occupancy.read_owner(services, user.username))
     return admission.request(settings, user, project, seen, size.name)
+
+
+def _seen(services: Services, limits: admission.Limits, user: User) -> occupancy.Occupancy:
+    """What the decision must see: the whole host under a host-wide limit; without one only
+    this person's places count, so one small call for their workspaces, not the host's three
+    searches that grow with every workspace started."""
+    if limits.max_running is not None:
+        return occupancy.read(services)
+    return occupancy.read_owner(services, user.username)
 
 
 def waiting_message(decision: Decision) -> str:

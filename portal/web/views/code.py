@@ -58,15 +58,20 @@ def _waited(state: WorkspaceState) -> float:
     return max(0.0, (utcnow() - started).total_seconds()) if started else 0.0
 
 
-def _render(project: Project, state: WorkspaceState):
-    status = stored_status(state)
+def _render(project: Project, state: WorkspaceState, status: Status | None = None,
+            poll: float | None = None):
+    """The partial for this row (the status and poll delay the caller already worked out, or
+    worked out here)."""
+    status = status or stored_status(state)
     if status.ready:
         status = _hand_off(state, status)
     if status.ready:
         ide_waits.served(current_user, project)  # time to IDE ends with the iframe served
         return render_template("code/_ide.html", project=project, status=status)
+    if poll is None:
+        poll = poll_seconds(status, _waited(state))
     return render_template("code/_status.html", project=project, status=status,
-                           stages=STAGES, poll=poll_seconds(status, _waited(state)))
+                           stages=STAGES, poll=poll)
 
 
 def _hand_off(state: WorkspaceState, status: Status) -> Status:
@@ -140,11 +145,12 @@ def status(project_id: int):
     # row that shows the same as last time answers 304 without rendering (never when ready:
     # the IDE needs a fresh hand-off).
     status = stored_status(state)
-    tag = None if status.ready else _etag(state, status, poll_seconds(status, _waited(state)))
+    poll = poll_seconds(status, _waited(state))
+    tag = None if status.ready else _etag(state, status, poll)
     if tag is not None and tag in request.if_none_match:
         resp = _not_modified(tag)
     else:
-        resp = make_response(_render(project, state))
+        resp = make_response(_render(project, state, status, poll))
         if tag is not None:
             resp.set_etag(tag)
             resp.headers["Cache-Control"] = "private, no-cache"
