@@ -14,7 +14,6 @@ import logging
 import uuid
 from dataclasses import replace
 
-from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.people import ai_keys, tokens
@@ -30,7 +29,7 @@ from portal.stages import DesiredState, Stage, stage_of
 from portal.observability import ide_waits, metrics
 from portal.services import Services
 from portal.workspaces.workspace_spec import TemplateMissing, create_workspace, import_token, workspace_parameters
-from portal.workspaces import admission, gate
+from portal.workspaces import admission, gate, lease
 from portal.workspaces.status import STAGES, Status, stored_status
 
 __all__ = ["STAGES", "Status", "stored_status", "reconcile", "want_running", "workspace_state",
@@ -59,34 +58,6 @@ def workspace_state(user: User, project: Project) -> WorkspaceState:
             db.session.rollback()
         state = db.session.scalar(query)
     return state
-
-
-def _acquire(state: WorkspaceState, owner: str, lease: dt.timedelta) -> bool:
-    now = utcnow()
-    result = db.session.execute(
-        update(WorkspaceState)
-        .where(WorkspaceState.id == state.id,
-               or_(WorkspaceState.lease_until.is_(None), WorkspaceState.lease_until < now,
-                   WorkspaceState.lease_owner == owner))
-        .values(lease_owner=owner, lease_until=now + lease)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-    db.session.refresh(state)
-    return result.rowcount == 1
-
-
-def _clear_lease(state: WorkspaceState, owner: str) -> None:
-    """Give the lease back in the current transaction (only if it is still ours)."""
-    db.session.execute(update(WorkspaceState).where(WorkspaceState.id == state.id,
-                                                    WorkspaceState.lease_owner == owner)
-                       .values(lease_owner=None, lease_until=None)
-                       .execution_options(synchronize_session=False))
-
-
-def _release(state: WorkspaceState, owner: str) -> None:
-    db.session.rollback()
-    _clear_lease(state, owner)
-    db.session.commit()
 
 
 def _remember(state: WorkspaceState, status: Status) -> None:
@@ -129,13 +100,13 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
     if state.leased_elsewhere():
         return stored_status(state)  # a pass is under way in another worker: show what it saw
     owner = uuid.uuid4().hex
-    if not _acquire(state, owner, dt.timedelta(seconds=services.settings.reconcile_lease_seconds)):
+    if not lease.acquire(state, owner, dt.timedelta(seconds=services.settings.reconcile_lease_seconds)):
         return stored_status(state)
     released = False
     try:
         status = with_ai_notice(services, user, state, _pass(services, user, project, role, state))
         _remember(state, status)
-        _clear_lease(state, owner)  # with the pass's own changes: one commit, no second round trip
+        lease.clear(state, owner)  # with the pass's own changes: one commit, no second round trip
         db.session.commit()
         released = True
         return status
@@ -166,7 +137,7 @@ def reconcile(services: Services, user: User, project: Project, role: Role) -> S
         return Status(Stage.failed, _explain(exc), failed=True)
     finally:
         if not released:
-            _release(state, owner)
+            lease.release(state, owner)
 
 
 def _explain(exc: ServiceError) -> str:
