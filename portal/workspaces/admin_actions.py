@@ -32,9 +32,10 @@ def run_workspace_action(state_id: int, action: str, actor_id: int) -> str | Non
          "delete": coder.delete_workspace}[action](state.coder_workspace_id)
     except NotFound:
         if action != "delete":  # Coder no longer has it: nothing to start or stop
-            return _failed(actor, action, name, owner, "Coder no longer knows this workspace.")
+            return _failed(actor, action, name, "Coder no longer knows this workspace.",
+                           owner=owner, via="admin")
     except ServiceError as exc:
-        return _failed(actor, action, name, owner, exc.user_message)
+        return _failed(actor, action, name, exc.user_message, owner=owner, via="admin")
     audit.record(actor, f"workspace.{action}", name, owner=owner, via="admin")
     if action == "delete":
         db.session.delete(state)  # opening the Code tab again creates a fresh one
@@ -44,11 +45,11 @@ def run_workspace_action(state_id: int, action: str, actor_id: int) -> str | Non
     return f"workspace.{action}"
 
 
-def _failed(actor: User | None, action: str, name: str, owner: str, reason: str) -> str:
+def _failed(actor: User | None, action: str, target: str, reason: str, **details) -> str:
+    """Coder refused or could not be reached: nothing changed here; the failure is audited."""
     db.session.rollback()
-    log.warning("admin %s of %s (%s): %s", action, name, owner, reason)
-    audit.record(actor, f"workspace.{action}_failed", name, owner=owner, reason=reason,
-                 via="admin")
+    log.warning("admin %s of %s: %s", action, target, reason)
+    audit.record(actor, f"workspace.{action}_failed", target, reason=reason, **details)
     db.session.commit()
     return f"workspace.{action}_failed"
 
@@ -59,12 +60,7 @@ def run_stop_idle(workspace_id: str, actor_id: int) -> str:
     try:
         current_services().coder.stop_workspace(workspace_id)
     except ServiceError as exc:
-        db.session.rollback()
-        log.warning("stopping idle workspace %s: %s", workspace_id, exc)
-        audit.record(actor, "workspace.stop_failed", workspace_id, via="admin_capacity",
-                     reason=exc.user_message)
-        db.session.commit()
-        return "workspace.stop_failed"
+        return _failed(actor, "stop", workspace_id, exc.user_message, via="admin_capacity")
     audit.record(actor, "workspace.stop", workspace_id, via="admin_capacity", idle=True)
     db.session.commit()
     return "workspace.stop"
